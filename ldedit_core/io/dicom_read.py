@@ -111,11 +111,12 @@ def _decode(ds: Dataset, path: Path) -> np.ndarray:
         arr = ds.pixel_array
     except (RuntimeError, NotImplementedError, ImportError) as exc:
         msg = str(exc)
-        if "no pixel data decoders available" in msg or "not installed" in msg or "missing" in msg:
+        if "missing dependencies" in msg or "no pixel data decoders" in msg or "not installed" in msg:
+            needs = "; ".join(line.strip() for line in msg.splitlines()[1:] if line.strip())
             raise InputError(
-                f"cannot decode its {name} pixel data: no decoder is installed for it "
-                f"(pydicom says: {msg.splitlines()[0]}). Install the plugins with "
-                f"`pip install {DECODER_PACKAGES}`",
+                f"cannot decode its {name} pixel data: no decoder is installed for it"
+                + (f" ({needs})" if needs else "")
+                + f". Install the plugins with `pip install {DECODER_PACKAGES}`",
                 path,
             ) from exc
         raise InputError(f"cannot decode its {name} pixel data ({msg.splitlines()[0]})", path) from exc
@@ -135,7 +136,9 @@ def _to_radiograph(ds: Dataset, stored: np.ndarray, path: Path) -> Radiograph:
     header = ds.copy()
     del header.PixelData
     try:
-        values = np.asarray(apply_modality_lut(every, header), dtype=np.float64)
+        values = np.asarray(apply_modality_lut(every, header))
+        if values.dtype.kind == "f" and np.array_equal(values, np.rint(values)):
+            values = values.astype(np.int64)  # a tabulated VOI LUT indexes by integer value
         has_voi = "VOILUTSequence" in ds or "WindowCenter" in ds
         if has_voi:
             table = normalise_table(np.asarray(apply_voi_lut(values, header, index=0), dtype=np.float64))

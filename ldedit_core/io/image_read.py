@@ -89,6 +89,8 @@ def _to_grey(arr: np.ndarray, path: Path) -> np.ndarray:
     """Keep grey images; accept RGB(A) only when every colour channel is identical."""
     if arr.ndim == 2:
         return arr
+    if arr.ndim == 3 and arr.shape[0] in (3, 4) and arr.shape[2] not in (2, 3, 4):
+        arr = np.moveaxis(arr, 0, -1)  # planar (separate-plane) TIFF
     if arr.ndim == 3 and arr.shape[2] in (2, 3, 4):
         channels = arr.shape[2]
         colour = arr[..., :3] if channels >= 3 else arr[..., :1]
