@@ -69,13 +69,13 @@ def test_no_pixel_data(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("sop", "modality", "word"), [(CTImageStorage, "CT", "CT"), (MRImageStorage, "MR", "MR")]
+    ("sop", "modality", "what"), [(CTImageStorage, "CT", "a CT"), (MRImageStorage, "MR", "an MR")]
 )
-def test_non_radiograph_modality(tmp_path, sop, modality, word):
+def test_non_radiograph_modality(tmp_path, sop, modality, what):
     ds = _cr()
     ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = sop
     ds.Modality = modality
-    _expect(_save(ds, tmp_path / f"{modality}.dcm"), "not a radiograph", f"an {modality} image")
+    _expect(_save(ds, tmp_path / f"{modality}.dcm"), "not a radiograph", f"{what} image")
 
 
 def test_colour_dicom(tmp_path):
