@@ -1,0 +1,1 @@
+"""The ``ldedit`` command line: one entry point, one module per subcommand, I/O only."""
