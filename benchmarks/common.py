@@ -1,0 +1,33 @@
+"""Shared helpers for the benchmark scripts: timing and naming the machine."""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from collections.abc import Callable
+
+
+def machine() -> str:
+    """CPU model, core count and Python version, for the figures' caption."""
+    model = platform.processor() or "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
+
+
+def best_time(fn: Callable[[], object], repeat: int = 3, number: int = 1) -> float:
+    """Best wall time of ``number`` calls, over ``repeat`` runs, in seconds per call."""
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        best = min(best, (time.perf_counter() - start) / number)
+    return best
