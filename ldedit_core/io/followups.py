@@ -24,7 +24,7 @@ from ldedit_core.io.followup_header import patient_module, shifted_dates, study_
 from ldedit_core.io.followup_iods import MIRRORABLE, FollowupIds, build_mirror, build_sc, contribution_time
 from ldedit_core.io.followup_pixels import pixel_layout, stored_words
 from ldedit_core.io.radiograph import Radiograph
-from ldedit_core.io.synthetic_marking import FollowupStep, check_text
+from ldedit_core.io.synthetic_marking import FollowupStep, check_text, ensure_charset
 from ldedit_core.io.uids import DEFAULT_UID_ROOT, new_uid
 
 LOGGER = logging.getLogger(__name__)
@@ -146,13 +146,14 @@ def write_followups(
     _check_series_number(series_number_start, len(frames))
     if origin is not None and not isinstance(origin, dt.datetime):
         raise TypeError(f"origin must be a datetime.datetime or None, got {type(origin).__name__}")
+    if origin is not None and origin.tzinfo is not None:
+        raise ValueError(f"origin must be a naive local datetime like DICOM dates, got {origin.isoformat()}")
     if not isinstance(name_prefix, str) or not NAME_PREFIX.match(name_prefix):
         raise ValueError(f"name_prefix must be 1-64 letters, digits, '_', '.' or '-', got {name_prefix!r}")
     build = build_sc if _mirrors(source, parse_iod(iod)) is None else build_mirror
-    paths = _output_paths(Path(out_dir), name_prefix, len(frames))
-
     layout = pixel_layout(source)
     patient_ds = patient_module(source, patient)
+    paths = _output_paths(Path(out_dir), name_prefix, len(frames))
     created = contribution_time()
     origin = origin or study_datetime(source.dataset) or created
     written: list[Path] = []
@@ -164,6 +165,7 @@ def write_followups(
             )
             dates = shifted_dates(source.dataset, origin, dt.timedelta(days=t * days))
             ds = build(source, stored_words(source, frame, layout), layout, ids, step, patient_ds, dates)
+            ensure_charset(ds, [description, derivation, *_texts(patient)])
             ds.save_as(paths[t - 1], enforce_file_format=True, overwrite=False)
             written.append(paths[t - 1])
     except BaseException:
@@ -191,6 +193,10 @@ def _mirrors(source: Radiograph, iod: FollowupIOD) -> str | None:
             "Secondary Capture; a DX For Processing image is not meant for display): use iod='sc'"
         )
     return MIRRORABLE[sop_class]
+
+
+def _texts(patient: Mapping[str, object] | None) -> list[str]:
+    return [str(v) for v in (patient or {}).values() if isinstance(v, str)]
 
 
 def _check_frames(frames: Sequence[np.ndarray], shape: tuple[int, ...]) -> list[np.ndarray]:

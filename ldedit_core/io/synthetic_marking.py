@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from highdicom import ContributingEquipment
 from pydicom import Dataset
+from pydicom.charset import convert_encodings
 from pydicom.sr.codedict import codes
 
 from ldedit_core import __version__
@@ -157,3 +158,36 @@ def mark_synthetic(ds: Dataset, step: FollowupStep, source: Dataset | None, imag
         ds.SourceImageSequence = [source_image_item(source)]
     equipment = list(ds.get("ContributingEquipmentSequence", []))
     ds.ContributingEquipmentSequence = [*equipment, ldedit_equipment(step)]
+
+
+def ensure_charset(ds: Dataset, texts: list[str]) -> None:
+    """Make sure ``ds``'s Specific Character Set can encode ``texts`` (the caller's free text).
+
+    A dataset without one (ASCII) gets ``ISO_IR 192`` (UTF-8) when a text is not ASCII; a dataset with one
+    (copied from the source, which its patient name may need) keeps it.
+
+    Raises:
+        ValueError: a text that the source's character set cannot encode, naming both.
+    """
+    if all(text.isascii() for text in texts):
+        return
+    if "SpecificCharacterSet" not in ds or not ds.SpecificCharacterSet:
+        ds.SpecificCharacterSet = "ISO_IR 192"
+        return
+    terms = ds.SpecificCharacterSet
+    terms = [terms] if isinstance(terms, str) else list(terms)
+    codecs = convert_encodings(terms)
+    for text in texts:
+        if not any(_encodes(text, codec) for codec in codecs):
+            raise ValueError(
+                f"{text!r} cannot be written in the source's Specific Character Set {terms}: "
+                "use characters that it can encode"
+            )
+
+
+def _encodes(text: str, codec: str) -> bool:
+    try:
+        text.encode(codec)
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
