@@ -115,7 +115,6 @@ def build_sc(
     if "Laterality" not in ds and "ImageLaterality" not in ds:
         ds.Laterality = ""  # type 2C: unknown (a non-DICOM source says nothing about it)
     ds.AccessionNumber = ""
-    ds.StudyID = ""
     ds.update(patient)
     ds.update(dates)
     ds.update(display_attributes(source, layout, rescale_type=True))
@@ -144,7 +143,6 @@ def build_mirror(
     for tag in [elem.tag for elem in ds if elem.tag.group == 0x7FE0]:
         del ds[tag]
     ds.AccessionNumber = ""
-    ds.StudyID = ""
     ds.StudyInstanceUID = ids.study_uid
     ds.SeriesInstanceUID = ids.series_uid
     ds.SOPInstanceUID = ids.sop_uid

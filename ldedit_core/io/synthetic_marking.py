@@ -147,6 +147,7 @@ def mark_synthetic(ds: Dataset, step: FollowupStep, source: Dataset | None, imag
     # The pixels are the source's, edited: an annotation burned into the source is still there.
     burned = source is not None and str(source.get("BurnedInAnnotation", "")).upper() == "YES"
     ds.BurnedInAnnotation = "YES" if burned else "NO"
+    ds.StudyID = f"LDEDIT-FU{step.step}"[:16]  # SH; DICOMDIR builders want one
     ds.StudyDescription = study_description(step)
     ds.SeriesDescription = series_description(step)
     ds.DerivationDescription = derivation_description(step)
