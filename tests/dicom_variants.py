@@ -98,13 +98,16 @@ def _two_windows(ds: Dataset) -> None:
 
 
 def _modality_lut_sequence(ds: Dataset) -> None:
-    """A tabulated Modality LUT: stored v -> 2 v (12-bit in, 13-bit out), window in the output domain."""
+    """A tabulated Modality LUT: stored v -> 16 v (12-bit in, 16-bit out), window in the output domain.
+
+    dciodvfy requires 16-bit LUT data to use its high bit, hence the factor 16.
+    """
     item = Dataset()
     item.LUTDescriptor = [4096, 0, 16]
     item.ModalityLUTType = "US"
-    item.LUTData = (np.arange(4096, dtype="<u2") * 2).tobytes()
+    item.LUTData = (np.arange(4096, dtype="<u2") * 16).tobytes()
     ds.ModalityLUTSequence = [item]
-    ds.WindowCenter, ds.WindowWidth = 4095.0, 8190.0
+    ds.WindowCenter, ds.WindowWidth = 32760.0, 65520.0
 
 
 def _voi_lut_sequence(ds: Dataset) -> None:
