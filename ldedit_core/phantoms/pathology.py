@@ -130,7 +130,7 @@ def nodule_geometry(anatomy: Anatomy, heart: Heart, rng: np.random.Generator, se
         (float(0.55 * radius * np.cos(a)), float(0.55 * radius * np.sin(a)), float(radius * (0.45 + 0.2 * w)))
         for a, w in zip(angles, u[6:9], strict=True)
     )
-    return Nodule(x=float(x), y=float(y), radius=radius, density=0.7 + 0.3 * severity, side=side, lobes=lobes)
+    return Nodule(x=float(x), y=float(y), radius=radius, density=1.0 + 0.4 * severity, side=side, lobes=lobes)
 
 
 def nodule_chord(frame: Frame, nodule: Nodule) -> tuple[tuple[slice, slice] | None, np.ndarray]:
