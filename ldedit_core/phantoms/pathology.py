@@ -35,8 +35,8 @@ def effusion_fluid(frame: Frame, lung: Lung, side: int, box: tuple[slice, slice]
     span = lung.costophrenic_y - lung.apex_y
     level = lung.costophrenic_y + 0.02 - severity * 0.8 * span
     q = np.clip((u - _F(lung.medial_lower_u)) / _F(lung.lateral_u - lung.medial_lower_u), 0.0, 1.0)
-    surface = _F(level) - _F(0.05 + 0.2 * severity) * q**2
-    ramp = _F(0.05 + 0.1 * severity)
+    surface = _F(level) - _F(0.08 + 0.25 * severity) * q**_F(1.6)
+    ramp = _F(0.07 + 0.12 * severity)
     fill = np.clip((y - surface) / ramp, 0.0, 1.0) ** _F(0.6)
     return lung_path * fill
 
