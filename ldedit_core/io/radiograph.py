@@ -57,9 +57,10 @@ class Radiograph:
         frame = np.asarray(frame)
         if frame.shape != self.pixels.shape:
             raise ValueError(f"frame has shape {frame.shape}, expected the source's {self.pixels.shape}")
-        out = self.intensity.inverse(frame)
-        same = frame == self.pixels
-        out[same] = self.stored[same]
+        changed = frame != self.pixels
+        out = self.stored.copy()
+        # only the edited pixels need the (nearest-value search) inverse: usually a small region
+        out[changed] = self.intensity.inverse(frame[changed])
         return out
 
     @classmethod
