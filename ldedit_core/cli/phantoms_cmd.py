@@ -118,29 +118,49 @@ def _write_chexpert(phantoms: Any, out: Path, bits: int, masks: bool) -> None:
                 for name, mask in phantom.masks.items():
                     _save_png(mask, out / "masks" / f"patient{i:05d}" / "study1" / f"{name}.png", 8)
             anatomy = phantom.params["anatomy"]
-            row = {"Path": rel.as_posix(), "Sex": "Female" if anatomy["sex"] == "F" else "Male",
-                   "Age": anatomy["age"], "Frontal/Lateral": "Frontal", "AP/PA": "PA"}
+            row = {
+                "Path": rel.as_posix(),
+                "Sex": "Female" if anatomy["sex"] == "F" else "Male",
+                "Age": anatomy["age"],
+                "Frontal/Lateral": "Frontal",
+                "AP/PA": "PA",
+            }
             row.update(chexpert_labels(phantom, all_columns=True))
             row.update(_gt(phantom))
             writer.writerow(row)
 
 
 def _write_dicom(phantoms: Any, out: Path) -> None:
-    header = ["File", "PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate",
-              *CHEXPERT_COLUMNS, *GT_COLUMNS]
+    header = [
+        "File",
+        "PatientName",
+        "PatientID",
+        "PatientBirthDate",
+        "PatientSex",
+        "StudyDate",
+        *CHEXPERT_COLUMNS,
+        *GT_COLUMNS,
+    ]
     with open(out / "phantoms.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=header)
         writer.writeheader()
         for i, phantom in enumerate(phantoms, start=1):
             ident = _identity(i, phantom)
             path = write_radiograph_dicom(
-                phantom.image, out / f"patient{i:05d}.dcm", **ident,
+                phantom.image,
+                out / f"patient{i:05d}.dcm",
+                **ident,
                 pixel_spacing_mm=FIELD_OF_VIEW_MM / phantom.image.shape[0],
                 description="LDEdit synthetic phantom chest PA",
             )
-            row = {"File": path.name, "PatientName": ident["patient_name"], "PatientID": ident["patient_id"],
-                   "PatientBirthDate": ident["patient_birth_date"], "PatientSex": ident["patient_sex"],
-                   "StudyDate": ident["study_date"]}
+            row = {
+                "File": path.name,
+                "PatientName": ident["patient_name"],
+                "PatientID": ident["patient_id"],
+                "PatientBirthDate": ident["patient_birth_date"],
+                "PatientSex": ident["patient_sex"],
+                "StudyDate": ident["study_date"],
+            }
             row.update(chexpert_labels(phantom, all_columns=True))
             row.update(_gt(phantom))
             writer.writerow(row)

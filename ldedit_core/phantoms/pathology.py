@@ -25,8 +25,9 @@ N_KERLEY = 16
 _F = np.float32
 
 
-def effusion_fluid(frame: Frame, lung: Lung, side: int, box: tuple[slice, slice], lung_path: np.ndarray,
-                   severity: float) -> np.ndarray:
+def effusion_fluid(
+    frame: Frame, lung: Lung, side: int, box: tuple[slice, slice], lung_path: np.ndarray, severity: float
+) -> np.ndarray:
     """Fluid path length replacing lung over ``box`` (never more than the lung path there)."""
     if severity <= 0:
         return np.zeros_like(lung_path)
@@ -35,14 +36,15 @@ def effusion_fluid(frame: Frame, lung: Lung, side: int, box: tuple[slice, slice]
     span = lung.costophrenic_y - lung.apex_y
     level = lung.costophrenic_y + 0.02 - severity * 0.8 * span
     q = np.clip((u - _F(lung.medial_lower_u)) / _F(lung.lateral_u - lung.medial_lower_u), 0.0, 1.0)
-    surface = _F(level) - _F(0.08 + 0.25 * severity) * q**_F(1.6)
+    surface = _F(level) - _F(0.08 + 0.25 * severity) * q ** _F(1.6)
     ramp = _F(0.07 + 0.12 * severity)
     fill = np.clip((y - surface) / ramp, 0.0, 1.0) ** _F(0.6)
     return lung_path * fill
 
 
-def edema_weight(frame: Frame, lung: Lung, side: int, box: tuple[slice, slice],
-                 texture: np.ndarray) -> np.ndarray:
+def edema_weight(
+    frame: Frame, lung: Lung, side: int, box: tuple[slice, slice], texture: np.ndarray
+) -> np.ndarray:
     """Spatial pattern of edema over ``box``: perihilar bat-wing + lower-zone predominance, mottled."""
     u = side * frame.xa[box]
     y = frame.ya[box]
@@ -52,8 +54,9 @@ def edema_weight(frame: Frame, lung: Lung, side: int, box: tuple[slice, slice],
     return (bat + lower) * np.clip(1.0 + 0.45 * texture[box], 0.2, 2.0)
 
 
-def kerley_lines(anatomy: Anatomy, rng: np.random.Generator, severity: float
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def kerley_lines(
+    anatomy: Anatomy, rng: np.random.Generator, severity: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Short horizontal septal lines touching the lateral pleura of both lower zones.
 
     Always draws ``2 * N_KERLEY * 3`` uniforms; returns ``(p0, p1, radius)`` of the first
@@ -90,8 +93,13 @@ class Nodule:
     lobes: tuple[tuple[float, float, float], ...]
 
 
-def nodule_geometry(anatomy: Anatomy, heart: Heart, rng: np.random.Generator, severity: float,
-                    position: tuple[float, float] | None) -> Nodule | None:
+def nodule_geometry(
+    anatomy: Anatomy,
+    heart: Heart,
+    rng: np.random.Generator,
+    severity: float,
+    position: tuple[float, float] | None,
+) -> Nodule | None:
     """Place and size the nodule. Draws 10 uniforms whatever the arguments.
 
     Args:
@@ -117,8 +125,19 @@ def nodule_geometry(anatomy: Anatomy, heart: Heart, rng: np.random.Generator, se
             medial, lateral, _ = lung_borders(lung, np.array([y], dtype=np.float32))
             q = 0.4 + 0.3 * ((u[2] + 0.61 * attempt) % 1.0)
             x = side * float(medial[0] + q * (lateral[0] - medial[0]))
-            in_heart = ellipsoid_chord(np.array([x]), np.array([y]), heart.cx, heart.cy, heart.a + 0.1,
-                                       heart.b + 0.1, 1.0, heart.tilt)[0] > 0
+            in_heart = (
+                ellipsoid_chord(
+                    np.array([x]),
+                    np.array([y]),
+                    heart.cx,
+                    heart.cy,
+                    heart.a + 0.1,
+                    heart.b + 0.1,
+                    1.0,
+                    heart.tilt,
+                )[0]
+                > 0
+            )
             if not in_heart and lung_point_depth(lung, side, x, y) > 0.25:
                 break
     else:

@@ -65,12 +65,16 @@ def _check_seed_size(seed: object, size: object) -> None:
         raise ValueError(f"size: expected an integer in [{MIN_SIZE}, {MAX_SIZE}], got {size!r}")
 
 
-def _nodule_patient_position(position: object, frame: Frame, anatomy: Anatomy,
-                             heart: Any) -> tuple[float, float] | None:
+def _nodule_patient_position(
+    position: object, frame: Frame, anatomy: Anatomy, heart: Any
+) -> tuple[float, float] | None:
     if position is None:
         return None
-    if (not isinstance(position, (tuple, list)) or len(position) != 2
-            or not all(isinstance(v, Real) and math.isfinite(float(v)) for v in position)):
+    if (
+        not isinstance(position, (tuple, list))
+        or len(position) != 2
+        or not all(isinstance(v, Real) and math.isfinite(float(v)) for v in position)
+    ):
         raise ValueError(f"nodule_position: expected (x, y) normalised image coordinates, got {position!r}")
     xi, yi = (float(v) for v in position)
     if not (-1 <= xi <= 1 and -1 <= yi <= 1):
@@ -78,8 +82,12 @@ def _nodule_patient_position(position: object, frame: Frame, anatomy: Anatomy,
     x, y = (float(v) for v in frame.to_patient(xi, yi))
     side = 1 if x > 0 else -1
     inside = thorax.lung_point_depth(anatomy.lung(side), side, x, y) > 0.1
-    in_heart = ellipsoid_chord(np.array([x]), np.array([y]), heart.cx, heart.cy, heart.a, heart.b, 1.0,
-                               heart.tilt)[0] > 0
+    in_heart = (
+        ellipsoid_chord(np.array([x]), np.array([y]), heart.cx, heart.cy, heart.a, heart.b, 1.0, heart.tilt)[
+            0
+        ]
+        > 0
+    )
     if not inside or in_heart:
         raise ValueError(f"nodule_position: {position!r} is not inside a lung field of this patient")
     return x, y
@@ -131,11 +139,17 @@ def make_phantom(
     _check_seed_size(seed, size)
     values = (cardiomegaly, effusion_left, effusion_right, edema, nodule)
     sev = {name: check_severity(name, v) for name, v in zip(SEVERITY_ARGS, values, strict=True)}
-    rngs = dict(zip(_STREAMS, (np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(7)),
-                    strict=True))
+    rngs = dict(
+        zip(
+            _STREAMS,
+            (np.random.default_rng(s) for s in np.random.SeedSequence(int(seed)).spawn(7)),
+            strict=True,
+        )
+    )
     anatomy = sample_anatomy(rngs["anatomy"])
-    frame = Frame.build(int(size), anatomy.scale, math.radians(anatomy.rotation_deg),
-                        (anatomy.shift_x, anatomy.shift_y))
+    frame = Frame.build(
+        int(size), anatomy.scale, math.radians(anatomy.rotation_deg), (anatomy.shift_x, anatomy.shift_y)
+    )
     heart = heart_geometry(anatomy, sev["cardiomegaly"])
     position = _nodule_patient_position(nodule_position, frame, anatomy, heart)
     shape = (frame.size, frame.size)
@@ -198,25 +212,39 @@ def make_phantom(
     return Phantom(image=image, masks=masks, params=params)
 
 
-def _params(seed: int, frame: Frame, anatomy: Anatomy, heart: Any, lesion: pathology.Nodule | None,
-            sev: dict[str, float], noise: bool) -> dict[str, Any]:
+def _params(
+    seed: int,
+    frame: Frame,
+    anatomy: Anatomy,
+    heart: Any,
+    lesion: pathology.Nodule | None,
+    sev: dict[str, float],
+    noise: bool,
+) -> dict[str, Any]:
     nodule_info = None
     if lesion is not None:
         xi, yi = frame.to_image(lesion.x, lesion.y)
-        nodule_info = {"x": float(xi), "y": float(yi), "radius": lesion.radius * anatomy.scale,
-                       "radius_cm": lesion.radius * UNIT_CM, "density": lesion.density,
-                       "side": "left" if lesion.side > 0 else "right"}
-    return _plain({
-        "version": PHANTOM_VERSION,
-        "seed": seed,
-        "size": frame.size,
-        **sev,
-        "ctr": heart.ctr,
-        "noise": bool(noise),
-        "nodule_geometry": nodule_info,
-        "heart": asdict(heart),
-        "anatomy": asdict(anatomy),
-    })
+        nodule_info = {
+            "x": float(xi),
+            "y": float(yi),
+            "radius": lesion.radius * anatomy.scale,
+            "radius_cm": lesion.radius * UNIT_CM,
+            "density": lesion.density,
+            "side": "left" if lesion.side > 0 else "right",
+        }
+    return _plain(
+        {
+            "version": PHANTOM_VERSION,
+            "seed": seed,
+            "size": frame.size,
+            **sev,
+            "ctr": heart.ctr,
+            "noise": bool(noise),
+            "nodule_geometry": nodule_info,
+            "heart": asdict(heart),
+            "anatomy": asdict(anatomy),
+        }
+    )
 
 
 def _plain(value: Any) -> Any:

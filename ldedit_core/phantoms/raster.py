@@ -114,8 +114,17 @@ def ellipsoid_chord(
     return np.float32(2.0 * depth) * np.sqrt(np.maximum(np.float32(1.0) - rho2, np.float32(0.0)))
 
 
-def add_ellipsoid(acc: np.ndarray, frame: Frame, cx: float, cy: float, a: float, b: float, depth: float,
-                  weight: float, angle: float = 0.0) -> None:
+def add_ellipsoid(
+    acc: np.ndarray,
+    frame: Frame,
+    cx: float,
+    cy: float,
+    a: float,
+    b: float,
+    depth: float,
+    weight: float,
+    angle: float = 0.0,
+) -> None:
     """Add ``weight * ellipsoid_chord(...)`` to ``acc`` over the ellipsoid's bounding box only."""
     r = max(a, b)
     box = frame.box(cx - r, cx + r, cy - r, cy + r)

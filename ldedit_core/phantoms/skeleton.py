@@ -33,8 +33,14 @@ class _Tubes:
         self.core: list[np.ndarray] = []
         self.cw: list[np.ndarray] = []
 
-    def add(self, pts: np.ndarray, radius: np.ndarray, weight: np.ndarray, z: np.ndarray | None = None,
-            hollow: float = 0.6) -> None:
+    def add(
+        self,
+        pts: np.ndarray,
+        radius: np.ndarray,
+        weight: np.ndarray,
+        z: np.ndarray | None = None,
+        hollow: float = 0.6,
+    ) -> None:
         """Add a polyline bone: ``pts`` (m, 2), per-point ``radius`` and per-segment ``weight``."""
         d2 = np.hypot(*(pts[1:] - pts[:-1]).T)
         fore = np.ones_like(d2)
@@ -55,10 +61,19 @@ class _Tubes:
 
     def splat(self, acc: np.ndarray, frame: Frame) -> None:
         if self.p0:
-            splat_tubes(acc, frame, np.concatenate(self.p0), np.concatenate(self.p1),
-                        np.concatenate(self.r0), np.concatenate(self.r1), np.concatenate(self.w),
-                        np.concatenate(self.m0), np.concatenate(self.m1), np.concatenate(self.core),
-                        np.concatenate(self.cw))
+            splat_tubes(
+                acc,
+                frame,
+                np.concatenate(self.p0),
+                np.concatenate(self.p1),
+                np.concatenate(self.r0),
+                np.concatenate(self.r1),
+                np.concatenate(self.w),
+                np.concatenate(self.m0),
+                np.concatenate(self.m1),
+                np.concatenate(self.core),
+                np.concatenate(self.cw),
+            )
 
 
 def _ribs(tubes: _Tubes, anatomy: Anatomy, jitter: np.ndarray) -> None:
@@ -148,11 +163,13 @@ def _spine(acc: np.ndarray, frame: Frame, anatomy: Anatomy) -> None:
     inner_h = np.sqrt(np.clip(1 - (e / _F(0.9)) ** 2, 0, 1))
     outer = body_v * body_h
     out = _F(2 * 0.07) * (_F(MU_CORTEX) * outer - _F(MU_CORTEX - MU_MARROW) * inner_v * inner_h)
-    for cx, cf, rx, rf, depth, hollow in ((-0.75, 0.33, 0.17, 0.2, 0.02, 0.6),
-                                          (0.75, 0.33, 0.17, 0.2, 0.02, 0.6),
-                                          (-1.2, 0.3, 0.35, 0.11, 0.012, 0.0),
-                                          (1.2, 0.3, 0.35, 0.11, 0.012, 0.0),
-                                          (0.0, 0.72, 0.1, 0.22, 0.015, 0.0)):
+    for cx, cf, rx, rf, depth, hollow in (
+        (-0.75, 0.33, 0.17, 0.2, 0.02, 0.6),
+        (0.75, 0.33, 0.17, 0.2, 0.02, 0.6),
+        (-1.2, 0.3, 0.35, 0.11, 0.012, 0.0),
+        (1.2, 0.3, 0.35, 0.11, 0.012, 0.0),
+        (0.0, 0.72, 0.1, 0.22, 0.015, 0.0),
+    ):
         ex = e - _F(cx + (0.35 * anatomy.axial_rotation if cx == 0.0 else 0.0))
         rho = (ex / _F(rx)) ** 2 + ((f - _F(cf)) / _F(rf)) ** 2
         ring = np.sqrt(np.clip(1 - rho, 0, 1))

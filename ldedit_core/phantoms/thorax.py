@@ -33,8 +33,16 @@ def body_chord(frame: Frame, anatomy: Anatomy) -> np.ndarray:
     for side in (-1, 1):
         add_ellipsoid(body, frame, side * 1.04, anatomy.shoulder_y + 0.45, 0.22, 0.55, 0.2, 1.0)
         if anatomy.breast > 0:
-            add_ellipsoid(body, frame, side * 0.47, anatomy.lung(side).dome_y - 0.06, 0.32,
-                          0.22 + 0.05 * anatomy.breast, 0.06 * anatomy.breast, 1.0)
+            add_ellipsoid(
+                body,
+                frame,
+                side * 0.47,
+                anatomy.lung(side).dome_y - 0.06,
+                0.32,
+                0.22 + 0.05 * anatomy.breast,
+                0.06 * anatomy.breast,
+                1.0,
+            )
     return body
 
 
@@ -97,8 +105,9 @@ def heart_chord(frame: Frame, heart: Heart) -> tuple[tuple[slice, slice] | None,
     box = frame.box(heart.cx - r, heart.cx + r, heart.cy - r, heart.cy + r)
     if box is None:
         return None, np.zeros((0, 0), np.float32)
-    chord = ellipsoid_chord(frame.xa[box], frame.ya[box], heart.cx, heart.cy, heart.a, heart.b,
-                            heart.half_depth, heart.tilt)
+    chord = ellipsoid_chord(
+        frame.xa[box], frame.ya[box], heart.cx, heart.cy, heart.a, heart.b, heart.half_depth, heart.tilt
+    )
     return box, chord
 
 
@@ -128,6 +137,14 @@ def airway_chord(frame: Frame, anatomy: Anatomy) -> np.ndarray:
     splat_tubes(air, frame, p0, p1, r0, r1, np.array([1.0, 1.0, 0.9, 0.7, 0.9, 0.7]))
     if anatomy.gastric_bubble > 0.2:
         size = 0.5 + anatomy.gastric_bubble
-        add_ellipsoid(air, frame, 0.4, anatomy.left_lung.dome_y + 0.13 + 0.03 * size, 0.09 * size,
-                      0.05 * size, 0.05 * size, 1.0)
+        add_ellipsoid(
+            air,
+            frame,
+            0.4,
+            anatomy.left_lung.dome_y + 0.13 + 0.03 * size,
+            0.09 * size,
+            0.05 * size,
+            0.05 * size,
+            1.0,
+        )
     return air

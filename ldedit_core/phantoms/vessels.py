@@ -36,7 +36,7 @@ def vessel_segments(
     Returns:
         ``(p0, p1, r0, r1)``: segment starts and ends ``(n, 2)`` and radii ``(n,)``.
     """
-    leaves = 2 ** GENERATIONS
+    leaves = 2**GENERATIONS
     draws = rng.standard_normal((2, len(_TRUNKS), leaves, 5))
     p0s, p1s, r0s, r1s = [], [], [], []
     for s_idx, side in enumerate((-1, 1)):

@@ -28,7 +28,7 @@ def test_chexpert_layout(tmp_path):
         rows = list(csv.DictReader(f))
         header = list(rows[0])
     assert header[:5] == ["Path", "Sex", "Age", "Frontal/Lateral", "AP/PA"]
-    assert header[5:5 + len(CHEXPERT_COLUMNS)] == list(CHEXPERT_COLUMNS)
+    assert header[5 : 5 + len(CHEXPERT_COLUMNS)] == list(CHEXPERT_COLUMNS)
     gt = {"gt_cardiomegaly", "gt_ctr", "gt_effusion_left", "gt_effusion_right", "gt_edema", "gt_nodule"}
     assert gt <= set(header)
     assert len(rows) == 4

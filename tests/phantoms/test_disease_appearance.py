@@ -43,7 +43,7 @@ def test_effusion_fills_the_lung_base_from_below():
         p = phantom(seed, effusion_right=s)
         fluid = p.masks["effusion"]
         assert fluid.any()
-        assert not fluid[:, lung.shape[1] // 2 + 10:].any(), "a right effusion stays on the image left"
+        assert not fluid[:, lung.shape[1] // 2 + 10 :].any(), "a right effusion stays on the image left"
         f_top, f_bottom = _rows(fluid)
         assert f_bottom >= bottom - 3, "the fluid reaches the lung base"
         assert (fluid & lung).sum() >= 0.95 * fluid.sum()
@@ -82,9 +82,9 @@ def test_edema_is_perihilar():
         outer = band.copy()
         if medial_is_high:  # right lung on the image left: medial = high columns
             inner[:, : cols[-1] - width // 3] = False
-            outer[:, cols[0] + width // 4:] = False
+            outer[:, cols[0] + width // 4 :] = False
         else:
-            inner[:, cols[0] + width // 3:] = False
+            inner[:, cols[0] + width // 3 :] = False
             outer[:, : cols[-1] - width // 4] = False
         assert diff[inner].mean() > diff[outer].mean() + 0.03, side
     assert diff[healthy.masks["lungs"]].mean() > 0.05

@@ -10,11 +10,21 @@ from tests.phantoms.conftest import phantom
 
 
 def test_labels_follow_severities():
-    assert chexpert_labels(phantom(1)) == {"No Finding": 1.0, "Cardiomegaly": 0.0, "Pleural Effusion": 0.0,
-                                           "Edema": 0.0, "Lung Lesion": 0.0}
+    assert chexpert_labels(phantom(1)) == {
+        "No Finding": 1.0,
+        "Cardiomegaly": 0.0,
+        "Pleural Effusion": 0.0,
+        "Edema": 0.0,
+        "Lung Lesion": 0.0,
+    }
     sick = chexpert_labels(phantom(1, cardiomegaly=0.8, effusion_left=0.3, nodule=0.5))
-    assert sick == {"No Finding": 0.0, "Cardiomegaly": 1.0, "Pleural Effusion": 1.0, "Edema": 0.0,
-                    "Lung Lesion": 1.0}
+    assert sick == {
+        "No Finding": 0.0,
+        "Cardiomegaly": 1.0,
+        "Pleural Effusion": 1.0,
+        "Edema": 0.0,
+        "Lung Lesion": 1.0,
+    }
     assert chexpert_labels(phantom(1, edema=0.5))["Edema"] == 1.0
     assert chexpert_labels(phantom(1, edema=0.01))["Edema"] == 0.0
 

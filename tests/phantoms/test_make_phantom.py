@@ -83,8 +83,13 @@ def test_bad_size(size):
 
 @pytest.mark.parametrize(
     ("kw", "value"),
-    [("cardiomegaly", 1.5), ("edema", -0.1), ("effusion_left", float("nan")), ("nodule", 2),
-     ("effusion_right", -1)],
+    [
+        ("cardiomegaly", 1.5),
+        ("edema", -0.1),
+        ("effusion_left", float("nan")),
+        ("nodule", 2),
+        ("effusion_right", -1),
+    ],
 )
 def test_severity_out_of_range(kw, value):
     with pytest.raises(ValueError, match=kw) as info:
