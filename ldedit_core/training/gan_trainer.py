@@ -1,0 +1,255 @@
+"""StyleGAN2 training: non-saturating logistic loss, lazy R1, EMA generator, DiffAugment, style mixing,
+gradient accumulation, mixed precision on CUDA, multi-process gradient averaging and exact resume.
+
+Every random draw of step ``s`` (batch indices, z, noise, augmentation) is seeded from ``(seed, s)``, so a
+run resumed from a checkpoint continues exactly as the uninterrupted run would have, with no RNG state to
+save. The checkpoint is one safetensors file (networks, Adam moments, step) plus JSON metadata.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from ldedit_core.models import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
+from ldedit_core.training.augment import POLICIES, diff_augment
+from ldedit_core.training.distributed import DistInfo, average_gradients, broadcast_module
+from ldedit_core.training.state_io import (
+    flatten_optimizer,
+    load_tensors,
+    prefixed,
+    save_tensors,
+    unflatten_optimizer,
+    unprefixed,
+)
+
+CHECKPOINT_KIND = "ldedit-gan-checkpoint"
+
+
+@dataclass
+class GanTrainingConfig:
+    """Hyper-parameters; defaults follow StyleGAN2-ADA's small-data settings scaled for small models."""
+
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    batch: int = 16
+    micro_batch: int = 0  # 0: the whole per-rank batch at once; else accumulate gradients
+    lr_g: float = 0.0025
+    lr_d: float = 0.0025
+    r1_gamma: float = 0.05
+    r1_interval: int = 16
+    ema_kimg: float = 5.0
+    ema_rampup: float = 0.05
+    style_mixing: float = 0.9
+    augment: tuple[str, ...] = POLICIES
+    seed: int = 0
+    amp: bool = True  # bf16 autocast, used only on CUDA
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["augment"] = list(self.augment)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> GanTrainingConfig:
+        d = dict(d)
+        d["generator"] = GeneratorConfig(**d["generator"])
+        d["discriminator"] = DiscriminatorConfig(**d["discriminator"])
+        d["augment"] = tuple(d.get("augment", ()))
+        return cls(**d)
+
+
+def _seed(*parts: object) -> int:
+    digest = hashlib.sha256(repr(parts).encode()).digest()
+    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
+
+
+class GanTrainer:
+    """Owns G, D, the EMA generator and their optimizers; ``train_step()`` runs one iteration.
+
+    Args:
+        config: hyper-parameters and architectures.
+        images: the training set, ``uint8 [N, C, R, R]`` on the CPU (values 0..255 -> [-1, 1]).
+        device: where the networks run.
+        dist_info: rank and world size when started by ``torchrun``.
+    """
+
+    def __init__(
+        self,
+        config: GanTrainingConfig,
+        images: torch.Tensor,
+        *,
+        device: str | torch.device = "cpu",
+        dist_info: DistInfo | None = None,
+    ) -> None:
+        c = config
+        self._check_images(images, c)
+        self.config, self.images, self.device = c, images, torch.device(device)
+        self.dist = dist_info or DistInfo()
+        if c.batch % self.dist.world_size:
+            raise ValueError(f"batch {c.batch} must be divisible by the world size {self.dist.world_size}")
+        self.per_rank = c.batch // self.dist.world_size
+        self.micro = c.micro_batch or self.per_rank
+        if self.per_rank % self.micro:
+            raise ValueError(f"micro_batch {self.micro} must divide the per-rank batch {self.per_rank}")
+        torch.manual_seed(_seed(c.seed, "init"))
+        self.G = Generator(c.generator).to(self.device)
+        self.D = Discriminator(c.discriminator).to(self.device)
+        broadcast_module(self.G, self.dist.world_size)
+        broadcast_module(self.D, self.dist.world_size)
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        ratio = c.r1_interval / (c.r1_interval + 1)  # lazy regularisation correction (StyleGAN2)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=c.lr_g, betas=(0.0, 0.99), eps=1e-8)
+        self.opt_d = torch.optim.Adam(
+            self.D.parameters(), lr=c.lr_d * ratio, betas=(0.0, 0.99**ratio), eps=1e-8
+        )
+        self.step = 0
+        self.amp = c.amp and self.device.type == "cuda"
+
+    @staticmethod
+    def _check_images(images: torch.Tensor, c: GanTrainingConfig) -> None:
+        g = c.generator
+        expected = (g.channels, g.resolution, g.resolution)
+        if images.dtype != torch.uint8 or images.ndim != 4 or tuple(images.shape[1:]) != expected:
+            raise ValueError(
+                f"images must be uint8 [N, {', '.join(map(str, expected))}], "
+                f"got {images.dtype} {tuple(images.shape)}"
+            )
+        if images.shape[0] < c.batch:
+            raise ValueError(f"need at least batch={c.batch} images, got {images.shape[0]}")
+
+    @property
+    def kimg(self) -> float:
+        return self.step * self.config.batch / 1000.0
+
+    # ---- one iteration -------------------------------------------------------------------------
+    def _reals(self, gen: torch.Generator) -> torch.Tensor:
+        idx = torch.randint(len(self.images), (self.config.batch,), generator=gen)
+        idx = idx[self.dist.rank * self.per_rank : (self.dist.rank + 1) * self.per_rank]
+        return self.images[idx].to(self.device, torch.float32) / 127.5 - 1.0
+
+    def _fakes(self, n: int, *, update_w_avg: bool) -> torch.Tensor:
+        G, c = self.G, self.config
+        z = torch.randn(n, G.z_dim, device=self.device)
+        ws = G.broadcast(G.mapping(z, update_w_avg=update_w_avg))
+        if c.style_mixing > 0 and torch.rand(()) < c.style_mixing:
+            cutoff = int(torch.randint(1, G.num_ws, ()))
+            ws2 = G.broadcast(G.mapping(torch.randn_like(z), update_w_avg=False))
+            ws = torch.cat([ws[:, :cutoff], ws2[:, cutoff:]], dim=1)
+        return G.synthesis(ws, noise_mode="random")
+
+    def _aug(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        return diff_augment(x, self.config.augment, gen) if self.config.augment else x
+
+    def _autocast(self):
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
+
+    def train_step(self) -> dict[str, float]:
+        """One iteration: G step, D step, lazy R1, EMA update. Returns the losses."""
+        c, s = self.config, self.step
+        torch.manual_seed(_seed(c.seed, s, self.dist.rank))
+        gen_data = torch.Generator().manual_seed(_seed(c.seed, s, "data"))
+        gen_aug = torch.Generator().manual_seed(_seed(c.seed, s, "aug", self.dist.rank))
+        reals = self._reals(gen_data)
+        chunks = range(0, self.per_rank, self.micro)
+        scale = self.micro / self.per_rank
+        stats = {"loss_g": 0.0, "loss_d": 0.0, "r1": 0.0}
+
+        # generator: non-saturating loss softplus(-D(G(z)))
+        self.G.requires_grad_(True)
+        self.D.requires_grad_(False)
+        self.opt_g.zero_grad(set_to_none=True)
+        for _ in chunks:
+            with self._autocast():
+                loss = F.softplus(
+                    -self.D(self._aug(self._fakes(self.micro, update_w_avg=True), gen_aug))
+                ).mean()
+            (loss * scale).backward()
+            stats["loss_g"] += float(loss.detach()) * scale
+        average_gradients(list(self.G.parameters()), self.dist.world_size)
+        self.opt_g.step()
+
+        # discriminator: softplus(D(fake)) + softplus(-D(real)), plus lazy R1 on reals
+        self.G.requires_grad_(False)
+        self.D.requires_grad_(True)
+        self.opt_d.zero_grad(set_to_none=True)
+        do_r1 = c.r1_gamma > 0 and s % c.r1_interval == 0
+        for i in chunks:
+            real = reals[i : i + self.micro]
+            with torch.no_grad():
+                fake = self._fakes(self.micro, update_w_avg=False)
+            with self._autocast():
+                loss = F.softplus(self.D(self._aug(fake, gen_aug))).mean()
+                loss = loss + F.softplus(-self.D(self._aug(real, gen_aug))).mean()
+            if do_r1:
+                real_r1 = real.detach().requires_grad_(True)
+                logits = self.D(self._aug(real_r1, gen_aug))
+                (grad,) = torch.autograd.grad(logits.sum(), real_r1, create_graph=True)
+                penalty = grad.square().sum(dim=(1, 2, 3)).mean()
+                loss = loss + penalty * (c.r1_gamma / 2) * c.r1_interval
+                stats["r1"] += float(penalty.detach()) * scale
+            (loss * scale).backward()
+            stats["loss_d"] += float(loss.detach()) * scale
+        average_gradients(list(self.D.parameters()), self.dist.world_size)
+        self.opt_d.step()
+
+        self._update_ema()
+        self.step += 1
+        return stats
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        c = self.config
+        ema_nimg = c.ema_kimg * 1000
+        if c.ema_rampup:
+            ema_nimg = min(ema_nimg, (self.step + 1) * c.batch * c.ema_rampup)
+        beta = 0.5 ** (c.batch / max(ema_nimg, 1e-8))
+        for p_ema, p in zip(self.G_ema.parameters(), self.G.parameters(), strict=True):
+            p_ema.copy_(p.detach().lerp(p_ema, beta))
+        for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers(), strict=True):
+            b_ema.copy_(b)
+
+    # ---- checkpoints ---------------------------------------------------------------------------
+    def save_checkpoint(self, path: str | Path, extra: dict | None = None) -> Path:
+        """Everything needed to continue exactly: networks, optimizer moments, step, config."""
+        tensors = {**prefixed("G", self.G), **prefixed("D", self.D), **prefixed("G_ema", self.G_ema)}
+        opt_g, meta_g = flatten_optimizer("opt_g", self.opt_g.state_dict())
+        opt_d, meta_d = flatten_optimizer("opt_d", self.opt_d.state_dict())
+        meta = {
+            "kind": CHECKPOINT_KIND,
+            "step": self.step,
+            "kimg": self.kimg,
+            "config": self.config.to_dict(),
+            "opt_g": meta_g,
+            "opt_d": meta_d,
+            **(extra or {}),
+        }
+        return save_tensors(path, {**tensors, **opt_g, **opt_d}, meta)
+
+    @classmethod
+    def from_checkpoint(
+        cls,
+        path: str | Path,
+        images: torch.Tensor,
+        *,
+        device: str | torch.device = "cpu",
+        dist_info: DistInfo | None = None,
+    ) -> GanTrainer:
+        """Rebuild a trainer from :meth:`save_checkpoint`'s file and continue where it stopped."""
+        from ldedit_core.errors import InputError
+
+        tensors, meta = load_tensors(path)
+        if meta.get("kind") != CHECKPOINT_KIND:
+            raise InputError(f"not an LDEdit GAN checkpoint (kind {meta.get('kind')!r})", path)
+        trainer = cls(GanTrainingConfig.from_dict(meta["config"]), images, device=device, dist_info=dist_info)
+        for name, module in (("G", trainer.G), ("D", trainer.D), ("G_ema", trainer.G_ema)):
+            module.load_state_dict(unprefixed(name, tensors))
+        trainer.opt_g.load_state_dict(unflatten_optimizer("opt_g", tensors, meta["opt_g"]))
+        trainer.opt_d.load_state_dict(unflatten_optimizer("opt_d", tensors, meta["opt_d"]))
+        trainer.step = int(meta["step"])
+        return trainer
