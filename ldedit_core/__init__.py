@@ -12,4 +12,13 @@ __version__ = "0.1.0"
 
 from ldedit_core.errors import InputError
 
-__all__ = ["InputError", "__version__"]
+__all__ = ["InputError", "__version__", "load_bundle"]
+
+
+def __getattr__(name: str):
+    """Lazy exports, so that ``import ldedit_core`` does not import torch."""
+    if name == "load_bundle":
+        from ldedit_core.models.bundle import load_bundle
+
+        return load_bundle
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
