@@ -44,8 +44,10 @@ def build_network(kind: str, config: dict) -> nn.Module:
 def _register_builtin() -> None:
     if "generator" in _BUILDERS:
         return
+    from ldedit_core.models.classifier import build_classifier
     from ldedit_core.models.discriminator import Discriminator, DiscriminatorConfig
     from ldedit_core.models.generator import Generator, GeneratorConfig
 
     register_network("generator", lambda c: Generator(GeneratorConfig(**c)))
     register_network("discriminator", lambda c: Discriminator(DiscriminatorConfig(**c)))
+    register_network("classifier", build_classifier)
