@@ -21,7 +21,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("train-gan", help="train the StyleGAN2 generator (CPU, GPU, torchrun)")
     p.add_argument("--out", type=Path, required=True, help="run folder (checkpoint, samples, stats)")
     p.add_argument("--data", default="phantoms", help="'phantoms' (generated) or a data set folder/CSV")
-    p.add_argument("--n", type=int, default=10000, help="number of phantoms when --data phantoms")
+    # not "--n": torchrun's own parser would take it for an abbreviation of its options
+    p.add_argument("--num-images", type=int, default=10000, help="number of phantoms when --data phantoms")
     p.add_argument("--data-seed", type=int, default=1, help="phantom population seed")
     p.add_argument("--preset", default="cpu64", help="architecture: cpu64, gpu128, tiny16")
     p.add_argument("--kimg", type=float, default=300.0, help="train until this many thousand images")
@@ -47,7 +48,12 @@ def run(args: argparse.Namespace) -> int:
     info, device = init_from_env(args.device)
     g_cfg, d_cfg = preset_configs(args.preset)
     images = training_images(
-        args.data, g_cfg.resolution, n=args.n, seed=args.data_seed, cache_dir=args.out, rank=info.rank
+        args.data,
+        g_cfg.resolution,
+        n=args.num_images,
+        seed=args.data_seed,
+        cache_dir=args.out,
+        rank=info.rank,
     )
     ckpt = args.out / CHECKPOINT
     if args.resume and ckpt.is_file():

@@ -63,6 +63,15 @@ def average_gradients(params: list[torch.nn.Parameter], world_size: int) -> None
         offset += n
 
 
+def average_tensors(tensors: list[torch.Tensor], world_size: int) -> None:
+    """Average tensors in place across ranks (e.g. ``w_avg``, which each rank tracks from its own z)."""
+    if world_size == 1:
+        return
+    for tensor in tensors:
+        dist.all_reduce(tensor.data)
+        tensor.data /= world_size
+
+
 def broadcast_module(module: torch.nn.Module, world_size: int) -> None:
     """Make every rank start from rank 0's parameters and buffers."""
     if world_size == 1:

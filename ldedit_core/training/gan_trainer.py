@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from ldedit_core.models import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
 from ldedit_core.training.augment import POLICIES, diff_augment
-from ldedit_core.training.distributed import DistInfo, average_gradients, broadcast_module
+from ldedit_core.training.distributed import DistInfo, average_gradients, average_tensors, broadcast_module
 from ldedit_core.training.state_io import (
     flatten_optimizer,
     load_tensors,
@@ -172,6 +172,7 @@ class GanTrainer:
             (loss * scale).backward()
             stats["loss_g"] += float(loss.detach()) * scale
         average_gradients(list(self.G.parameters()), self.dist.world_size)
+        average_tensors([self.G.mapping.w_avg], self.dist.world_size)  # lerp is linear: exact
         self.opt_g.step()
 
         # discriminator: softplus(D(fake)) + softplus(-D(real)), plus lazy R1 on reals
