@@ -46,8 +46,10 @@ def _register_builtin() -> None:
         return
     from ldedit_core.models.classifier import build_classifier
     from ldedit_core.models.discriminator import Discriminator, DiscriminatorConfig
+    from ldedit_core.models.encoder import Encoder, EncoderConfig
     from ldedit_core.models.generator import Generator, GeneratorConfig
 
     register_network("generator", lambda c: Generator(GeneratorConfig(**c)))
     register_network("discriminator", lambda c: Discriminator(DiscriminatorConfig(**c)))
     register_network("classifier", build_classifier)
+    register_network("encoder", lambda c: Encoder(EncoderConfig(**c)))
