@@ -19,7 +19,15 @@ LOGGER = logging.getLogger("ldedit")
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser with every subcommand registered."""
-    from ldedit_core.cli import bundle_cmd, demo_cmd, info_cmd, phantoms_cmd, train_encoder_cmd, train_gan_cmd
+    from ldedit_core.cli import (
+        bundle_cmd,
+        demo_cmd,
+        info_cmd,
+        phantoms_cmd,
+        train_classifier_cmd,
+        train_encoder_cmd,
+        train_gan_cmd,
+    )
 
     parser = argparse.ArgumentParser(
         prog="ldedit",
@@ -29,7 +37,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ldedit {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (bundle_cmd, demo_cmd, info_cmd, phantoms_cmd, train_encoder_cmd, train_gan_cmd):
+    for module in (
+        bundle_cmd,
+        demo_cmd,
+        info_cmd,
+        phantoms_cmd,
+        train_classifier_cmd,
+        train_encoder_cmd,
+        train_gan_cmd,
+    ):
         module.add_parser(sub)
     return parser
 
