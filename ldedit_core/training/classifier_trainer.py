@@ -282,6 +282,7 @@ class ClassifierTrainer:
             "config": self.config.to_dict(),
             "opt": opt_meta,
             "history": self.history,
+            "n_images": len(self.images),
         }
         return save_tensors(path, {**prefixed("model", self.model), **opt}, meta)
 
@@ -300,6 +301,12 @@ class ClassifierTrainer:
         if meta.get("kind") != CHECKPOINT_KIND:
             raise InputError(f"not an LDEdit classifier checkpoint (kind {meta.get('kind')!r})", path)
         config = ClassifierTrainingConfig.from_dict(meta["config"])
+        if meta.get("n_images") != len(images):
+            raise InputError(
+                f"the checkpoint was trained on {meta.get('n_images')} images, not these {len(images)}; "
+                "resume with the same data",
+                path,
+            )
         trainer = cls(config, images, labels, device=device, workers=workers)
         trainer.model.load_state_dict(unprefixed("model", tensors))
         trainer.opt.load_state_dict(unflatten_optimizer("opt", tensors, meta["opt"]))

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from ldedit_core.cli.main import main
+from ldedit_core.errors import InputError
 from ldedit_core.models.classifier import ClassifierConfig
 from ldedit_core.training.augment_classifier import AugmentedImages
 from ldedit_core.training.classifier_trainer import (
@@ -71,6 +72,8 @@ def test_resume_from_a_checkpoint_is_bit_exact(phantoms32, tmp_path):
         assert torch.equal(tensor, resumed.model.state_dict()[name]), name
     a, b = straight.opt.state_dict()["state"], resumed.opt.state_dict()["state"]
     assert all(torch.equal(a[i]["exp_avg_sq"], b[i]["exp_avg_sq"]) for i in a)
+    with pytest.raises(InputError, match="same data"):
+        ClassifierTrainer.from_checkpoint(tmp_path / "ckpt.safetensors", images[:40], labels[:40])
 
 
 def test_auroc_matches_a_hand_computed_example():
