@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint format bench clean
+.PHONY: venv demo test lint format bench default-bundle bundle-quality clean
 
 venv: $(STAMP)
 
@@ -31,6 +31,32 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/io_phantoms.py
+	$(BIN)/python benchmarks/generator.py --quick
+
+# The shipped default bundle, rebuilt from scratch (or continued: every step resumes from runs/).
+# GPU: `make default-bundle PRESET=gpu128 GAN_KIMG=2000`. CPU: the defaults below, hours in the background.
+PRESET ?= cpu64
+GAN_KIMG ?= 300
+ENC_KIMG ?= 40
+RES ?= 64
+default-bundle: $(STAMP)
+	$(BIN)/ldedit train-gan --out runs/default-gan --preset $(PRESET) --num-images 10000 --kimg $(GAN_KIMG) --resume
+	$(BIN)/ldedit train-encoder --gan runs/default-gan/checkpoint.safetensors --out runs/default-encoder \
+		--kimg $(ENC_KIMG) --resume
+	$(BIN)/ldedit train-classifier --out runs/default-guide --data phantoms --role guide \
+		--arch densenet-small --resolution $(RES) --resume
+	$(BIN)/ldedit train-classifier --out runs/default-evaluator --data phantoms --role evaluator \
+		--arch resnet18 --resolution $(RES) --resume
+	$(BIN)/ldedit bundle build --out ldedit_core/bundles/default --overwrite \
+		--gan runs/default-gan/checkpoint.safetensors --encoder runs/default-encoder/encoder_checkpoint.safetensors \
+		--guide runs/default-guide --evaluator runs/default-evaluator \
+		--description "LDEdit default: trained on synthetic phantoms, for demonstration and tests only" \
+		--data "10,000 procedural chest-radiograph phantoms (ldedit_core.phantoms), $(RES) px"
+	$(MAKE) bundle-quality
+
+bundle-quality: $(STAMP)
+	$(BIN)/python benchmarks/default_bundle_quality.py --bundle default \
+		--json docs/figures/default_bundle_quality.json --grid docs/figures/default_bundle_samples.png
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache

@@ -22,6 +22,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "bundle", metavar="PATH_OR_NAME", help="bundle folder, or a bundle name such as 'default'"
         )
         q.add_argument("--json", action="store_true", help="print one JSON object")
+    build = actions.add_parser("build", help="assemble a bundle from train-gan/-encoder/-classifier outputs")
+    build.add_argument("--out", required=True, help="bundle folder to write")
+    build.add_argument("--gan", required=True, help="train-gan checkpoint.safetensors")
+    build.add_argument("--encoder", help="train-encoder checkpoint")
+    build.add_argument("--guide", help="train-classifier run folder of the guide classifier")
+    build.add_argument("--evaluator", help="train-classifier run folder of the evaluator")
+    build.add_argument("--name", default="default")
+    build.add_argument("--description", default="LDEdit bundle")
+    build.add_argument("--data", default="", help="what it was trained on, for people")
+    build.add_argument("--float32", action="store_true", help="keep float32 weights (default: float16)")
+    build.add_argument("--overwrite", action="store_true", help="replace an existing bundle")
     p.set_defaults(func=run, bundle_parser=p)
 
 
@@ -30,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
     if args.bundle_action is None:
         args.bundle_parser.print_help()
         return 2
+    if args.bundle_action == "build":
+        return _build(args)
     from ldedit_core.models.bundle_locate import resolve_bundle
     from ldedit_core.models.bundle_schema import read_meta
     from ldedit_core.models.bundle_summary import format_summary, summarize
@@ -49,4 +62,26 @@ def run(args: argparse.Namespace) -> int:
             print(
                 "verified: every file matches its hash and every tensor its architecture; the generator runs"
             )
+    return 0
+
+
+def _build(args: argparse.Namespace) -> int:
+    import shlex
+
+    from ldedit_core.training.export_bundle import export_bundle
+
+    path = export_bundle(
+        args.out,
+        gan=args.gan,
+        encoder=args.encoder,
+        guide=args.guide,
+        evaluator=args.evaluator,
+        name=args.name,
+        description=args.description,
+        data=args.data,
+        half=not args.float32,
+        overwrite=args.overwrite,
+        command="ldedit " + shlex.join(args.argv),
+    )
+    print(f"bundle written: {path}")
     return 0

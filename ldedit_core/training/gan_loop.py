@@ -80,19 +80,19 @@ def _snapshot(trainer: GanTrainer, out: Path, window: list[dict], seconds: float
     }
     with open(out / "stats.jsonl", "a") as fh:
         fh.write(json.dumps(record) + "\n")
-    save_sample_grid(trainer, out / f"samples_{trainer.kimg:07.1f}kimg.png")
-    save_sample_grid(trainer, out / "samples_latest.png")
+    save_sample_grid(trainer.G_ema, out / f"samples_{trainer.kimg:07.1f}kimg.png")
+    save_sample_grid(trainer.G_ema, out / "samples_latest.png")
     plot_losses(out / "stats.jsonl", out / "losses.png")
     LOGGER.info("snapshot %s", record)
 
 
 @torch.no_grad()
-def save_sample_grid(trainer: GanTrainer, path: Path, rows: int = 4, cols: int = 8) -> Path:
-    """EMA-generator samples from fixed latents (same z every snapshot, so progress is comparable)."""
+def save_sample_grid(G: torch.nn.Module, path: Path, rows: int = 4, cols: int = 8) -> Path:
+    """Generator samples from fixed latents (same z every snapshot, so progress is comparable)."""
     from PIL import Image
 
-    G = trainer.G_ema
-    z = torch.randn(rows * cols, G.z_dim, generator=torch.Generator().manual_seed(1234)).to(trainer.device)
+    device = next(G.parameters()).device
+    z = torch.randn(rows * cols, G.z_dim, generator=torch.Generator().manual_seed(1234)).to(device)
     img = G(z, noise_mode="const").float().clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8).cpu()
     r = G.img_resolution
     grid = img[:, 0].reshape(rows, cols, r, r).permute(0, 2, 1, 3).reshape(rows * r, cols * r)
