@@ -46,7 +46,7 @@ default-bundle: $(STAMP)
 	$(BIN)/ldedit train-classifier --out runs/default-guide --data phantoms --role guide \
 		--arch densenet-small --resolution $(RES) --resume
 	$(BIN)/ldedit train-classifier --out runs/default-evaluator --data phantoms --role evaluator \
-		--arch resnet18 --resolution $(RES) --resume
+		--arch resnet10 --resolution $(RES) --resume
 	$(BIN)/ldedit bundle build --out ldedit_core/bundles/default --overwrite \
 		--gan runs/default-gan/checkpoint.safetensors --encoder runs/default-encoder/encoder_checkpoint.safetensors \
 		--guide runs/default-guide --evaluator runs/default-evaluator \
