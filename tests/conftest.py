@@ -7,6 +7,9 @@ import os
 import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+# One intra-op thread per process: the networks in tests are tiny, and on a loaded 2-core machine two
+# threads per process oversubscribe the CPU (measured up to 100x slower). Subprocesses inherit it.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
