@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch.func import jacfwd, jvp, vmap
+from torch.func import jacfwd, jvp, vjp, vmap
 
 from ldedit_core.models import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, build_network
 from ldedit_core.models.discriminator import feature_distance
@@ -63,6 +63,22 @@ def test_jvp_matches_finite_difference():
     eps = 1e-6
     fd = (f(w + eps * v) - f(w - eps * v)) / (2 * eps)
     assert ((tangent - fd).norm() / tangent.norm()).item() < 1e-6
+
+
+def test_vjp_is_the_adjoint_of_jvp():
+    """<u, J v> from forward mode equals <J^T u, v> from reverse mode (torch.func.vjp)."""
+    G = _g().double()
+    w = G.mapping(torch.randn(1, 16, dtype=torch.float64)).detach()
+
+    def f(w_):
+        return G.synthesis(G.broadcast(w_), noise_mode="none")
+
+    v = torch.randn_like(w)
+    out, tangent = jvp(f, (w,), (v,))
+    u = torch.randn_like(out)
+    _, pullback = vjp(f, w)
+    (cotangent,) = pullback(u)
+    assert torch.allclose((u * tangent).sum(), (cotangent * v).sum(), rtol=1e-9)
 
 
 def test_vmap_of_jvp_equals_a_loop_and_the_full_jacobian():
