@@ -18,15 +18,6 @@ from ldedit_core.models.classifier import (
 from ldedit_core.phantoms import DISEASES
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: on a small shared CPU, two threads per op are many times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.parametrize("arch", ARCHITECTURES)
 def test_logits_features_and_input_gradient(arch):
     torch.manual_seed(0)

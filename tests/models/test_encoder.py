@@ -12,15 +12,6 @@ from ldedit_core.models.image_metrics import psnr, ssim
 SMALL = {"channel_base": 128, "channel_max": 16, "fpn_channels": 8, "head_hidden": 16}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny networks run fastest on one thread (and a busy machine makes more threads much slower)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.parametrize("resolution", [16, 32, 64])
 @pytest.mark.parametrize("channels", [1, 3])
 def test_output_is_w_plus_of_the_generator(resolution, channels):

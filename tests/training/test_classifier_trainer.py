@@ -23,15 +23,6 @@ from ldedit_core.training.classifier_trainer import (
 from ldedit_core.training.phantom_data import phantom_tensors
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: bit-exact comparisons and speed on a small shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def phantoms32():
     images, labels, _ = phantom_tensors(48, seed=3, resolution=32)

@@ -23,15 +23,6 @@ TINY = GeneratorConfig(resolution=16, z_dim=16, w_dim=16, mapping_layers=2, chan
 SMALL = {"channel_base": 256, "channel_max": 32, "fpn_channels": 16, "head_hidden": 32}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny networks run fastest on one thread (and a busy machine makes more threads much slower)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def generator() -> Generator:
     torch.manual_seed(0)
