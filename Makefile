@@ -44,9 +44,9 @@ default-bundle: $(STAMP)
 	$(BIN)/ldedit train-encoder --gan runs/default-gan/checkpoint.safetensors --out runs/default-encoder \
 		--kimg $(ENC_KIMG) --resume
 	$(BIN)/ldedit train-classifier --out runs/default-guide --data phantoms --role guide \
-		--arch densenet-small --resolution $(RES) --resume
+		--arch densenet-small --resolution $(RES) --n 10000 --epochs 15 --resume
 	$(BIN)/ldedit train-classifier --out runs/default-evaluator --data phantoms --role evaluator \
-		--arch resnet10 --resolution $(RES) --resume
+		--arch resnet10 --resolution $(RES) --n 10000 --epochs 15 --resume
 	$(BIN)/ldedit bundle build --out ldedit_core/bundles/default --overwrite \
 		--gan runs/default-gan/checkpoint.safetensors --encoder runs/default-encoder/encoder_checkpoint.safetensors \
 		--guide runs/default-guide --evaluator runs/default-evaluator \
