@@ -37,7 +37,7 @@ bench: $(STAMP)
 # GPU: `make default-bundle PRESET=gpu128 GAN_KIMG=2000`. CPU: the defaults below, hours in the background.
 PRESET ?= cpu64
 GAN_KIMG ?= 300
-ENC_KIMG ?= 40
+ENC_KIMG ?= 25
 RES ?= 64
 default-bundle: $(STAMP)
 	$(BIN)/ldedit train-gan --out runs/default-gan --preset $(PRESET) --num-images 10000 --kimg $(GAN_KIMG) --resume
