@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -30,14 +32,15 @@ def run_training(
     """Train until ``total_kimg`` (or ``max_seconds``), writing ``out_dir/checkpoint.safetensors``
     every ``checkpoint_seconds`` and at the end, a sample grid and loss plot every ``snapshot_kimg``, and one
     JSON line of statistics per snapshot in ``stats.jsonl``. Only rank 0 writes. Returns the checkpoint.
+    Ctrl-C or SIGTERM stop it after the step in progress, with a checkpoint as exact as any other, and
+    then raise ``KeyboardInterrupt``.
     """
     out = Path(out_dir)
     main = trainer.dist.is_main
     if main:
         out.mkdir(parents=True, exist_ok=True)
         (out / "training_options.json").write_text(json.dumps(trainer.config.to_dict(), indent=2))
-    start, last_ckpt = time.monotonic(), time.monotonic()
-    next_snapshot = (int(trainer.kimg / snapshot_kimg) + 1) * snapshot_kimg
+    start = time.monotonic()
     bar = tqdm(
         total=total_kimg,
         initial=trainer.kimg,
@@ -45,9 +48,59 @@ def run_training(
         disable=not (progress and main),
         bar_format="{l_bar}{bar}| {n:.1f}/{total:.0f} kimg [{elapsed}<{remaining}]{postfix}",
     )
-    window: list[dict] = []
     ckpt = out / CHECKPOINT
-    while trainer.kimg < total_kimg:
+    stop = _StopFlag()
+    with stop:
+        window = _loop(
+            trainer, out, bar, total_kimg, snapshot_kimg, checkpoint_seconds, max_seconds, start, stop
+        )
+    bar.close()
+    if main:
+        trainer.save_checkpoint(ckpt)
+        _snapshot(trainer, out, window, time.monotonic() - start)
+    if stop.raised:
+        LOGGER.warning("stopped by signal: checkpoint at %.1f kimg in %s", trainer.kimg, ckpt)
+        raise KeyboardInterrupt
+    return ckpt
+
+
+class _StopFlag:
+    """While active, SIGINT/SIGTERM only set ``raised``; the loop stops between steps (exact resume)."""
+
+    def __init__(self) -> None:
+        self.raised = False
+        self._old: dict = {}
+
+    def _set(self, signum, frame) -> None:
+        self.raised = True
+
+    def __enter__(self) -> _StopFlag:
+        if threading.current_thread() is threading.main_thread():
+            self._old = {sig: signal.signal(sig, self._set) for sig in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+
+
+def _loop(
+    trainer: GanTrainer,
+    out: Path,
+    bar,
+    total_kimg: float,
+    snapshot_kimg: float,
+    checkpoint_seconds: float,
+    max_seconds: float | None,
+    start: float,
+    stop: _StopFlag,
+) -> list[dict]:
+    main = trainer.dist.is_main
+    ckpt = out / CHECKPOINT
+    last_ckpt = time.monotonic()
+    next_snapshot = (int(trainer.kimg / snapshot_kimg) + 1) * snapshot_kimg
+    window: list[dict] = []
+    while trainer.kimg < total_kimg and not stop.raised:
         stats = trainer.train_step()
         window.append(stats)
         bar.update(trainer.config.batch / 1000)
@@ -63,11 +116,7 @@ def run_training(
             last_ckpt = now
         if max_seconds is not None and now - start >= max_seconds:
             break
-    bar.close()
-    if main:
-        trainer.save_checkpoint(ckpt)
-        _snapshot(trainer, out, window, time.monotonic() - start)
-    return ckpt
+    return window
 
 
 def _snapshot(trainer: GanTrainer, out: Path, window: list[dict], seconds: float) -> None:

@@ -161,3 +161,30 @@ def test_torchrun_cli(tmp_path):
         "cpu",
     )
     assert load_tensors(out / "checkpoint.safetensors")[1]["step"] == 4
+
+
+def test_a_signal_stops_between_steps_with_an_exact_checkpoint(tmp_path):
+    """SIGTERM mid-run: the checkpoint holds the last finished step, and resuming matches a straight run."""
+    import signal
+
+    from ldedit_core.training.gan_loop import run_training
+
+    class Interrupting(GanTrainer):
+        def train_step(self):
+            stats = super().train_step()
+            if self.step == 3:
+                signal.raise_signal(signal.SIGTERM)  # arrives inside the step in a real run
+            return stats
+
+    run = Interrupting(_config(), _images())
+    with pytest.raises(KeyboardInterrupt):
+        run_training(run, tmp_path, total_kimg=1.0, progress=False)
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handlers restored
+    resumed = GanTrainer.from_checkpoint(tmp_path / "checkpoint.safetensors", _images())
+    assert resumed.step == 3
+    straight = GanTrainer(_config(), _images())
+    for _ in range(5):
+        straight.train_step()
+    for _ in range(2):
+        resumed.train_step()
+    assert _same(straight.G, resumed.G) and _same(straight.D, resumed.D)
