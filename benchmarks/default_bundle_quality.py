@@ -45,9 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         ["cardiomegaly", "effusion", "edema", "nodule"].index(d) for d in bundle.evaluator.config.diseases
     ]
     q = generator_quality(bundle.generator, bundle.evaluator, images, labels[:, order], device=args.device)
-    q.update(
-        {"bundle": str(bundle.path), "machine": machine(), "seconds": round(time.monotonic() - start, 1)}
-    )
+    q.update({"bundle": args.bundle, "machine": machine(), "seconds": round(time.monotonic() - start, 1)})
 
     print(f"bundle {bundle.path}  ({q['n_real']} held-out real phantoms, {q['n_generated']} generated)\n")
     print("| disease | evaluator AUROC (>= 0.95) | rate real | rate generated | gap (<= 0.10) |")
