@@ -286,7 +286,8 @@ def test_lookup_by_name(saved, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("LDEDIT_BUNDLE_PATH", f"{tmp_path / 'nowhere'}:{saved.parent}")
     assert load_bundle("tiny", roles=["generator"]).path == saved
-    with pytest.raises(InputError, match=r"no bundle named 'tin'.*available: (.*, )?tiny\b.*did you mean 'tiny'"):
+    listed = r"no bundle named 'tin'.*available: (.*, )?tiny\b.*did you mean 'tiny'"
+    with pytest.raises(InputError, match=listed):
         load_bundle("tin")
     assert load_bundle(saved / "bundle.json", roles=["generator"]).path == saved
     assert ldedit_core.load_bundle is load_bundle
