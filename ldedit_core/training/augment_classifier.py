@@ -6,18 +6,13 @@ DataLoader workers, sees exactly the same augmented images as an uninterrupted s
 
 from __future__ import annotations
 
-import hashlib
 import math
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-
-def derive_seed(*parts: object) -> int:
-    """A 63-bit seed that depends only on ``parts`` (stable across runs, processes and platforms)."""
-    digest = hashlib.sha256(repr(parts).encode()).digest()
-    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
+from ldedit_core.training.seeding import derive_seed
 
 
 def classifier_augmentation(resolution: int):

@@ -14,7 +14,8 @@ from tqdm import tqdm
 from ldedit_core.models import Generator
 from ldedit_core.models.encoder import Encoder
 from ldedit_core.models.image_metrics import psnr, ssim
-from ldedit_core.training.encoder_trainer import EncoderTrainer, step_seed
+from ldedit_core.training.encoder_trainer import EncoderTrainer
+from ldedit_core.training.seeding import derive_seed
 
 LOGGER = logging.getLogger(__name__)
 CHECKPOINT = "encoder_checkpoint.safetensors"
@@ -113,7 +114,7 @@ def _to_float(images: torch.Tensor, device: torch.device) -> torch.Tensor:
 @torch.no_grad()
 def _generated(G: Generator, n: int, seed: int, device: torch.device) -> torch.Tensor:
     """Fixed evaluation samples (W, constant noise), the same for every call with this seed."""
-    z = torch.randn(n, G.z_dim, generator=torch.Generator().manual_seed(step_seed(seed, "eval"))).to(device)
+    z = torch.randn(n, G.z_dim, generator=torch.Generator().manual_seed(derive_seed(seed, "eval"))).to(device)
     return G.synthesis(G.broadcast(G.mapping(z)), noise_mode="const").clamp(-1, 1)
 
 

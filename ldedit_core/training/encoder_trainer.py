@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import copy
 import difflib
-import hashlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -34,6 +33,7 @@ from ldedit_core.models import (
 )
 from ldedit_core.models.encoder import Encoder, EncoderConfig
 from ldedit_core.models.image_metrics import ssim
+from ldedit_core.training.seeding import derive_seed
 from ldedit_core.training.state_io import (
     flatten_optimizer,
     load_tensors,
@@ -105,12 +105,6 @@ class EncoderTrainingConfig:
         d = dict(d)
         d["encoder"] = EncoderConfig(**d["encoder"])
         return cls(**d)
-
-
-def step_seed(*parts: object) -> int:
-    """A 63-bit seed derived from ``parts`` (e.g. ``(seed, step, "z")``)."""
-    digest = hashlib.sha256(repr(parts).encode()).digest()
-    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
 
 
 # ---- loss terms, one value per sample -----------------------------------------------------------------
@@ -187,7 +181,7 @@ class EncoderTrainer:
             else None
         )
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(step_seed(c.seed, "init"))
+            torch.manual_seed(derive_seed(c.seed, "init"))
             self.encoder = Encoder(c.encoder, w_avg=self.G.mapping.w_avg).to(self.device)
         self.opt = torch.optim.Adam(self.encoder.parameters(), lr=c.lr, betas=(0.9, 0.999))
         self.step = 0
@@ -253,7 +247,7 @@ class EncoderTrainer:
     def train_step(self) -> dict[str, float]:
         """One Adam step on a batch of generated and real images. Returns the (unweighted) loss terms."""
         c = self.config
-        gen = torch.Generator().manual_seed(step_seed(c.seed, self.step))
+        gen = torch.Generator().manual_seed(derive_seed(c.seed, self.step))
         n_real = c.n_real
         n_gen = c.batch - n_real
         parts, ws = [], None

@@ -9,7 +9,6 @@ save. The checkpoint is one safetensors file (networks, Adam moments, step) plus
 from __future__ import annotations
 
 import copy
-import hashlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import torch.nn.functional as F
 from ldedit_core.models import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
 from ldedit_core.training.augment import POLICIES, diff_augment
 from ldedit_core.training.distributed import DistInfo, average_gradients, average_tensors, broadcast_module
+from ldedit_core.training.seeding import derive_seed
 from ldedit_core.training.state_io import (
     flatten_optimizer,
     load_tensors,
@@ -64,11 +64,6 @@ class GanTrainingConfig:
         return cls(**d)
 
 
-def _seed(*parts: object) -> int:
-    digest = hashlib.sha256(repr(parts).encode()).digest()
-    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
-
-
 class GanTrainer:
     """Owns G, D, the EMA generator and their optimizers; ``train_step()`` runs one iteration.
 
@@ -97,7 +92,7 @@ class GanTrainer:
         self.micro = c.micro_batch or self.per_rank
         if self.per_rank % self.micro:
             raise ValueError(f"micro_batch {self.micro} must divide the per-rank batch {self.per_rank}")
-        torch.manual_seed(_seed(c.seed, "init"))
+        torch.manual_seed(derive_seed(c.seed, "init"))
         self.G = Generator(c.generator).to(self.device)
         self.D = Discriminator(c.discriminator).to(self.device)
         broadcast_module(self.G, self.dist.world_size)
@@ -152,9 +147,9 @@ class GanTrainer:
     def train_step(self) -> dict[str, float]:
         """One iteration: G step, D step, lazy R1, EMA update. Returns the losses."""
         c, s = self.config, self.step
-        torch.manual_seed(_seed(c.seed, s, self.dist.rank))
-        gen_data = torch.Generator().manual_seed(_seed(c.seed, s, "data"))
-        gen_aug = torch.Generator().manual_seed(_seed(c.seed, s, "aug", self.dist.rank))
+        torch.manual_seed(derive_seed(c.seed, s, self.dist.rank))
+        gen_data = torch.Generator().manual_seed(derive_seed(c.seed, s, "data"))
+        gen_aug = torch.Generator().manual_seed(derive_seed(c.seed, s, "aug", self.dist.rank))
         reals = self._reals(gen_data)
         chunks = range(0, self.per_rank, self.micro)
         scale = self.micro / self.per_rank
