@@ -7,6 +7,7 @@ only assembles them, sets up logging and turns user errors into a one-line messa
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 from collections.abc import Sequence
@@ -15,20 +16,12 @@ from ldedit_core import __version__
 from ldedit_core.errors import InputError
 
 LOGGER = logging.getLogger("ldedit")
+#: Subcommand modules ``ldedit_core.cli.<name>_cmd``, each with ``add_parser(subparsers)``.
+COMMANDS = ("bundle", "demo", "info", "phantoms", "train_classifier", "train_encoder", "train_gan")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser with every subcommand registered."""
-    from ldedit_core.cli import (
-        bundle_cmd,
-        demo_cmd,
-        info_cmd,
-        phantoms_cmd,
-        train_classifier_cmd,
-        train_encoder_cmd,
-        train_gan_cmd,
-    )
-
     parser = argparse.ArgumentParser(
         prog="ldedit",
         description="LDEdit: synthetic, gradual disease follow-ups of chest radiographs. "
@@ -37,16 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ldedit {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (
-        bundle_cmd,
-        demo_cmd,
-        info_cmd,
-        phantoms_cmd,
-        train_classifier_cmd,
-        train_encoder_cmd,
-        train_gan_cmd,
-    ):
-        module.add_parser(sub)
+    for name in COMMANDS:
+        importlib.import_module(f"ldedit_core.cli.{name}_cmd").add_parser(sub)
     return parser
 
 
