@@ -58,55 +58,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(name)
-    except RuntimeError as exc:
-        raise InputError(f"--device: unknown device {name!r} ({exc})") from exc
-
-
 def _load_data(args: argparse.Namespace) -> tuple[torch.Tensor, torch.Tensor]:
     """Images and labels, cached in the run folder so that a resumed run trains on the same data."""
-    from ldedit_core.training.state_io import load_tensors, save_tensors
+    from ldedit_core.training.data_cache import training_data
 
-    if args.data == "phantoms":
-        seed = args.data_seed + (EVALUATOR_SEED_OFFSET if args.role == "evaluator" else 0)
-        key = f"phantoms_{args.resolution}px_n{args.n}_s{seed}"
-    else:
-        fmt = args.format or "auto"
-        key = f"{Path(args.data).name}_{args.resolution}px_{fmt}_{args.uncertainty}_{args.limit}"
-    cache = args.out / f"data_{key}.safetensors"
-    if cache.is_file():
-        tensors, _ = load_tensors(cache)
-        return tensors["images"], tensors["labels"]
-    from tqdm import tqdm
-
-    bar = tqdm(desc="images", unit="img", disable=args.quiet)
-
-    def tick(done: int, total: int) -> None:
-        bar.total = total
-        bar.update(done - bar.n)
-
-    if args.data == "phantoms":
-        from ldedit_core.training.phantom_data import phantom_tensors
-
-        images, labels, _ = phantom_tensors(args.n, seed=seed, resolution=args.resolution, progress=tick)
-    else:
-        from ldedit_core.training.datasets import load_labelled_images
-
-        try:
-            images, labels = load_labelled_images(
-                args.data, args.resolution, args.format, args.limit, tick, uncertainty=args.uncertainty
-            )
-        except InputError:
-            raise
-        except ValueError as exc:  # a bad --format, --uncertainty or --limit
-            raise InputError(str(exc)) from exc
-    bar.close()
-    save_tensors(cache, {"images": images, "labels": labels}, {"source": str(args.data), "key": key})
-    return images, labels
+    seed = args.data_seed + (EVALUATOR_SEED_OFFSET if args.role == "evaluator" else 0)
+    return training_data(
+        args.data,
+        args.resolution,
+        n=args.n,
+        seed=seed,
+        cache_dir=args.out,
+        fmt=args.format,
+        uncertainty=args.uncertainty,
+        limit=args.limit,
+        progress=not args.quiet,
+    )
 
 
 def _table(metrics: dict) -> str:
@@ -128,10 +95,11 @@ def run(args: argparse.Namespace) -> int:
         ClassifierTrainingConfig,
         train_classifier,
     )
+    from ldedit_core.training.distributed import resolve_device
 
     if args.n < 2:
         raise InputError(f"--n: expected at least 2 phantoms, got {args.n}")
-    device = _device(args.device)
+    device = resolve_device(args.device)
     ckpt = args.out / CHECKPOINT
     if ckpt.is_file() and not args.resume:
         raise InputError(

@@ -40,11 +40,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
 
     from ldedit_core.errors import InputError
     from ldedit_core.models.encoder import EncoderConfig
     from ldedit_core.training.data_cache import training_images
+    from ldedit_core.training.distributed import resolve_device
     from ldedit_core.training.encoder_loop import CHECKPOINT, METRICS, SAMPLES, run_encoder_training
     from ldedit_core.training.encoder_trainer import EncoderTrainer, EncoderTrainingConfig, load_gan
 
@@ -52,10 +52,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--n must be at least 2 (training and held-out images), got {args.n}")
     if args.kimg <= 0:
         raise InputError(f"--kimg must be positive, got {args.kimg}")
-    if args.device == "auto":
-        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    else:
-        device = torch.device(args.device)
+    device = resolve_device(args.device)
     ckpt = args.out / CHECKPOINT
     if ckpt.is_file() and not args.resume:
         raise InputError("an encoder checkpoint exists; pass --resume to continue it or choose --out", ckpt)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from ldedit_core.errors import InputError
+
 
 @dataclass(frozen=True)
 class DistInfo:
@@ -25,6 +27,20 @@ class DistInfo:
         return self.rank == 0
 
 
+def resolve_device(name: str | torch.device) -> torch.device:
+    """``"auto"`` -> CUDA when available, else the CPU; anything else as torch names it.
+
+    Raises:
+        InputError: a name torch does not know.
+    """
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(name)
+    except RuntimeError as exc:
+        raise InputError(f"--device: unknown device {name!r} ({exc})") from exc
+
+
 def init_from_env(device: str = "auto") -> tuple[DistInfo, torch.device]:
     """Join the process group that ``torchrun`` describes in the environment (or run alone).
 
@@ -33,12 +49,9 @@ def init_from_env(device: str = "auto") -> tuple[DistInfo, torch.device]:
     """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     local = int(os.environ.get("LOCAL_RANK", "0"))
-    use_cuda = torch.cuda.is_available() if device == "auto" else str(device).startswith("cuda")
-    dev = torch.device(
-        f"cuda:{local}"
-        if use_cuda and device in ("auto", "cuda")
-        else (device if device != "auto" else "cpu")
-    )
+    dev = resolve_device(device)
+    if dev.type == "cuda" and dev.index is None:
+        dev = torch.device(f"cuda:{local}")  # one GPU per local rank
     if world == 1:
         return DistInfo(), dev
     if not dist.is_initialized():
