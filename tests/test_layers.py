@@ -31,7 +31,7 @@ ALLOWED = {
         "service",
     },
 }
-SHARED = {"errors", "__init__"}
+SHARED = {"errors", "progress", "__init__"}
 
 
 def _imports(path: Path) -> set[str]:

@@ -17,9 +17,13 @@ SEVERITY_RANGE: dict[str, tuple[float, float]] = {
     "cardiomegaly": (0.35, 1.0),
     "effusion": (0.12, 1.0),
     "edema": (0.2, 1.0),
-    "nodule": (0.12, 1.0),
+    "nodule": (0.35, 1.0),
 }
-"""Severity of a present disease is uniform in this range (0.35 keeps every cardiomegaly's CTR > 0.5)."""
+"""Severity of a present disease is uniform in this range. 0.35 keeps every cardiomegaly's CTR > 0.5, and
+every nodule at least 1.7 cm across (3 pixels at 64 px; radiographs seldom show nodules under 1 cm)."""
+
+POPULATION_VERSION = 2
+"""Bumped whenever the draw changes (2: nodules from severity 0.35, was 0.12); data caches key on it."""
 
 BILATERAL_EFFUSION = 0.4
 """Fraction of effusions on both sides; the others are on one side, either with equal chance."""

@@ -38,7 +38,9 @@ def training_data(
         progress: show a progress bar while building it.
     """
     if data == "phantoms":
-        key = f"phantoms_{resolution}px_n{n}_s{seed}"
+        from ldedit_core.phantoms.population import POPULATION_VERSION
+
+        key = f"phantoms_v{POPULATION_VERSION}_{resolution}px_n{n}_s{seed}"
     else:
         key = f"{Path(data).name}_{resolution}px_{fmt or 'auto'}_{uncertainty}_{limit}"
     cache = Path(cache_dir) / f"data_{key}.safetensors"

@@ -136,7 +136,7 @@ def test_cli_trains_end_to_end_and_writes_weights_and_metrics(tmp_path, capsys):
     model, meta = load_classifier(out / "classifier.safetensors")
     assert meta["config"]["arch"] == "densenet-small" and meta["metrics"]["steps"] == metrics["steps"]
     assert model(torch.zeros(2, 1, 32, 32)).shape == (2, 4) and not model.training
-    assert (out / "data_phantoms_32px_n64_s1.safetensors").is_file()
+    assert (out / "data_phantoms_v2_32px_n64_s1.safetensors").is_file()
     assert main(argv) == 2  # a checkpoint exists: refuse to overwrite without --resume
     assert "--resume" in capsys.readouterr().err
 
@@ -146,6 +146,6 @@ def test_cli_evaluator_uses_its_own_population(tmp_path):
     argv = ["train-classifier", "--out", str(out), "--n", "16", "--resolution", "32", "--epochs", "1"]
     argv += ["--batch", "8", "--role", "evaluator", "--split-seed", "4", "--quiet"]
     assert main(argv) == 0
-    assert (out / "data_phantoms_32px_n16_s1001.safetensors").is_file()
+    assert (out / "data_phantoms_v2_32px_n16_s1001.safetensors").is_file()
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["arch"] == "resnet10" and metrics["role"] == "evaluator" and metrics["split_seed"] == 4
