@@ -88,6 +88,7 @@ def _table(metrics: dict) -> str:
 def run(args: argparse.Namespace) -> int:
     """Train as ``args`` say; print the held-out AUROC table; return the exit status (0)."""
     from ldedit_core.models.classifier import ClassifierConfig
+    from ldedit_core.models.device import resolve_device
     from ldedit_core.training.classifier_trainer import (
         CHECKPOINT,
         METRICS,
@@ -95,7 +96,6 @@ def run(args: argparse.Namespace) -> int:
         ClassifierTrainingConfig,
         train_classifier,
     )
-    from ldedit_core.training.distributed import resolve_device
 
     if args.n < 2:
         raise InputError(f"--n: expected at least 2 phantoms, got {args.n}")

@@ -42,9 +42,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
 
     from ldedit_core.errors import InputError
+    from ldedit_core.models.device import resolve_device
     from ldedit_core.models.encoder import EncoderConfig
     from ldedit_core.training.data_cache import training_images
-    from ldedit_core.training.distributed import resolve_device
     from ldedit_core.training.encoder_loop import CHECKPOINT, METRICS, SAMPLES, run_encoder_training
     from ldedit_core.training.encoder_trainer import EncoderTrainer, EncoderTrainingConfig, load_gan
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from ldedit_core.errors import InputError
+from ldedit_core.models.device import resolve_device
 
 
 @dataclass(frozen=True)
@@ -25,20 +25,6 @@ class DistInfo:
     @property
     def is_main(self) -> bool:
         return self.rank == 0
-
-
-def resolve_device(name: str | torch.device) -> torch.device:
-    """``"auto"`` -> CUDA when available, else the CPU; anything else as torch names it.
-
-    Raises:
-        InputError: a name torch does not know.
-    """
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(name)
-    except RuntimeError as exc:
-        raise InputError(f"--device: unknown device {name!r} ({exc})") from exc
 
 
 def init_from_env(device: str = "auto") -> tuple[DistInfo, torch.device]:
