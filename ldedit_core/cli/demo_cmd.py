@@ -1,19 +1,19 @@
-"""``ldedit demo``: the end-to-end job on what ships with LDEdit.
+"""``ldedit demo`` (``make demo``): the whole job on what ships with LDEdit, CPU or GPU.
 
-Until the editing engine lands, the demo runs the foundation's round trip: a phantom patient written as a
-DICOM CR study, read back as a user's file would be, and its ground-truth cardiomegaly progression (the
-same phantom at rising severity) written as synthetic follow-up studies, then checked: every follow-up
-reads back, carries the synthetic marking, and keeps the untouched pixels bit-identical.
+A phantom patient is written as a DICOM CR study and a heart-region ROI as NRRD, as a user would bring them;
+both are read back through the real loaders; the shipped default bundle then synthesizes follow-ups with
+cardiomegaly growing in that region (exactly what ``ldedit edit`` does); the outputs are checked: every
+follow-up reads back, is marked synthetic, and keeps every pixel outside the ROI bit-identical.
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 MARKER = ".ldedit-demo"
 
@@ -26,6 +26,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, default=512, help="phantom size in pixels (default 512)")
     p.add_argument("--followups", type=int, default=10, help="number of follow-up studies (default 10)")
     p.add_argument("--seed", type=int, default=7, help="phantom patient seed")
+    p.add_argument("--disease", default="cardiomegaly", help="disease to grow (default cardiomegaly)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    p.add_argument("--bundle", default=None, help="bundle folder or name (default: the shipped default)")
+    p.add_argument("--json-progress", action="store_true", help="one JSON object per line on stdout")
     p.set_defaults(func=run)
 
 
@@ -39,86 +43,98 @@ def _prepare(out: Path) -> None:
     (out / MARKER).write_text("written by ldedit demo; safe to delete\n")
 
 
-def run(args: argparse.Namespace) -> int:
-    from ldedit_core.io import read_radiograph, write_followups, write_radiograph_dicom
+def demo_inputs(out: Path, *, seed: int, size: int, disease: str) -> tuple[Path, Path]:
+    """Write the phantom source (DICOM CR) and the ROI (NRRD) a user would paint for ``disease``."""
+    import nrrd
+    from scipy import ndimage
+
+    from ldedit_core.io import write_radiograph_dicom
     from ldedit_core.phantoms import make_phantom
 
-    out: Path = args.out
-    _prepare(out)
-    bits = 12
-    severities = np.linspace(0.0, 1.0, args.followups + 1)
-    bar = tqdm(total=args.followups + 3, desc="demo", unit="step")
-
-    base = make_phantom(args.seed, size=args.size, cardiomegaly=float(severities[0]))
-    source_path = write_radiograph_dicom(
-        base.image,
+    ph = make_phantom(seed, size=size)
+    source = write_radiograph_dicom(
+        ph.image,
         out / "source" / "phantom_cr.dcm",
-        bits_stored=bits,
+        bits_stored=12,
         patient_name="DEMO^PHANTOM",
-        patient_id="LDEDIT-DEMO-7",
+        patient_id=f"LDEDIT-DEMO-{seed}",
         patient_birth_date="19580312",
         patient_sex="F",
         study_date="20260105",
         description="LDEdit demo phantom chest PA",
     )
-    bar.update()
-    source = read_radiograph(source_path)
-    bar.update()
-
-    frames, ctrs = [], [base.params.get("ctr")]
-    for severity in severities[1:]:
-        ph = make_phantom(args.seed, size=args.size, cardiomegaly=float(severity))
-        stored = np.rint(np.clip(ph.image, 0, 1) * ((1 << bits) - 1)).astype(np.uint16)
-        frames.append(source.intensity.forward(stored))  # the phantom in the source file's display domain
-        ctrs.append(ph.params.get("ctr"))
-        bar.update()
-    paths = write_followups(
-        source,
-        frames,
-        out / "followups",
-        interval_days=90,
-        description="cardiomegaly",
-        derivation="LDEdit demo: phantom ground-truth cardiomegaly progression (not a model edit)",
-    )
-    bar.update()
-    bar.close()
-
-    rows = _check(source, frames, paths)
-    strip = _strip(source.pixels, frames, out / "strip.png")
-    print(f"\nLDEdit demo — phantom patient, cardiomegaly ground truth, {len(paths)} synthetic follow-ups\n")
-    print(f"{'step':>4} {'study date':>10} {'CTR':>6} {'changed px':>10}  file")
-    print(f"{0:>4} {source.dataset.StudyDate:>10} {ctrs[0]:>6.3f} {'-':>10}  {source_path}")
-    for step, (date, changed, path) in enumerate(rows, start=1):
-        print(f"{step:>4} {date:>10} {ctrs[step]:>6.3f} {changed:>9.2%}  {path}")
-    print(f"\nsource DICOM : {source_path}\nfollow-ups   : {out / 'followups'}\nPNG strip    : {strip}")
-    print("All follow-ups are marked Synthetic Data = YES and are not for diagnostic use.")
-    return 0
+    region = {"cardiomegaly": "heart", "nodule": "lungs", "effusion": "lungs", "edema": "lungs"}[disease]
+    mask = ph.masks[region]
+    if disease == "cardiomegaly":  # room for the heart to grow: the heart plus a margin
+        mask = ndimage.binary_dilation(mask, iterations=max(1, size // 20))
+    if disease == "effusion":  # the lower lung fields and the costophrenic angles
+        rows = np.nonzero(mask.any(1))[0]
+        mask = mask.copy()
+        mask[: rows[0] + int(0.55 * (rows[-1] - rows[0]))] = False
+        mask = ndimage.binary_dilation(mask, iterations=max(1, size // 40))
+    roi = out / "source" / f"{region}_roi.nrrd"
+    nrrd.write(str(roi), mask.astype(np.uint8).T, {"space": "left-posterior-superior"})
+    return source, roi
 
 
-def _check(source, frames: list[np.ndarray], paths: list[Path]) -> list[tuple[str, float, Path]]:
-    """Read every follow-up back; the pixels the frame left alone must equal the source's stored values."""
+def run(args: argparse.Namespace) -> int:
     import pydicom
 
-    rows = []
-    for frame, path in zip(frames, paths, strict=True):
+    from ldedit_core.cli.edit_cmd import _table
+    from ldedit_core.cli.progress_display import Progress, stop_on_signals
+    from ldedit_core.io import read_radiograph
+    from ldedit_core.io.roi_read import read_roi
+    from ldedit_core.pipeline import Cancelled, synthesize_followups, write_outputs
+
+    out: Path = args.out
+    _prepare(out)
+    source_path, roi_path = demo_inputs(out, seed=args.seed, size=args.size, disease=args.disease)
+    image = read_radiograph(source_path)
+    roi = read_roi(roi_path, image)
+    progress = Progress(json_lines=args.json_progress)
+    with stop_on_signals() as stop:
+        try:
+            result = synthesize_followups(
+                image,
+                roi,
+                args.disease,
+                n_followups=args.followups,
+                bundle=args.bundle,
+                device=args.device,
+                progress=progress,
+                cancel=stop,
+            )
+            paths = write_outputs(result, out / "result", progress=progress, cancel=stop)
+        except Cancelled:
+            progress.close()
+            print("ldedit demo: stopped; no result was written", file=sys.stderr)
+            return 130
+    progress.close()
+    outside = result.weights == 0
+    for path in paths["followups"]:
         ds = pydicom.dcmread(path)
         if str(ds.get("SyntheticData", "")) != "YES":
             raise RuntimeError(f"{path}: follow-up is not marked Synthetic Data = YES")
-        same = frame == source.pixels
-        if not np.array_equal(ds.pixel_array[same], source.stored[same]):
-            raise RuntimeError(f"{path}: unedited pixels are not bit-identical to the source")
-        rows.append((str(ds.StudyDate), float(1.0 - same.mean()), path))
-    return rows
-
-
-def _strip(first: np.ndarray, frames: list[np.ndarray], path: Path, tile: int = 192) -> Path:
-    """A PNG strip: the source, then every follow-up, side by side."""
-    from PIL import Image
-
-    tiles = [first, *frames]
-    images = [Image.fromarray(np.rint(t * 255).astype(np.uint8)).resize((tile, tile)) for t in tiles]
-    strip = Image.new("L", (tile * len(images), tile))
-    for i, im in enumerate(images):
-        strip.paste(im, (i * tile, 0))
-    strip.save(path)
-    return path
+        if not np.array_equal(ds.pixel_array[outside], image.stored[outside]):
+            raise RuntimeError(f"{path}: pixels outside the ROI are not bit-identical to the source")
+    stream = sys.stderr if args.json_progress else sys.stdout
+    print(
+        f"\nLDEdit demo: phantom patient {args.seed}, {args.disease}, {len(paths['followups'])} follow-ups\n",
+        file=stream,
+    )
+    print(_table(result), file=stream)
+    listing = {
+        "source DICOM": source_path,
+        "ROI": roi_path,
+        "follow-ups": out / "result" / "followups",
+        "PNG strip": paths["strip"],
+        "probabilities": paths["plot"],
+        "summary": paths["summary"],
+    }
+    print("", *(f"{k:<13}: {v}" for k, v in listing.items()), sep="\n", file=stream)
+    print(
+        "Checked: every follow-up is marked Synthetic Data = YES and every pixel outside the ROI is "
+        "bit-identical to the source. Not for diagnostic use.",
+        file=stream,
+    )
+    return 0

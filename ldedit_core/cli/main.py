@@ -17,7 +17,17 @@ from ldedit_core.errors import InputError
 
 LOGGER = logging.getLogger("ldedit")
 #: Subcommand modules ``ldedit_core.cli.<name>_cmd``, each with ``add_parser(subparsers)``.
-COMMANDS = ("bundle", "demo", "info", "phantoms", "train_classifier", "train_encoder", "train_gan")
+COMMANDS = (
+    "bundle",
+    "demo",
+    "edit",
+    "fit_directions",
+    "info",
+    "phantoms",
+    "train_classifier",
+    "train_encoder",
+    "train_gan",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -92,6 +92,11 @@ def _invert_envelope(s: torch.Tensor, p: torch.Tensor, targets: torch.Tensor) ->
     return out
 
 
+def _logit(oriented_p: torch.Tensor, regress: bool) -> torch.Tensor:
+    p = (-oriented_p if regress else oriented_p).clamp(0.02, 0.98)
+    return torch.log(p / (1 - p))
+
+
 def plan_trajectory(
     G: nn.Module,
     guide: nn.Module,
@@ -107,6 +112,7 @@ def plan_trajectory(
     max_scale: float = 8.0,
     grid: int = 33,
     secant_steps: int = 3,
+    spacing: str = "logit",
     batch: int = 16,
     progress: ProgressCallback | None = None,
     cancel: Any = None,
@@ -123,10 +129,15 @@ def plan_trajectory(
         layers: the W+ layer range the direction applies to (None = all).
         scale: the population's standard deviation along ``direction``; the scan goes to ``max_scale`` of it.
         grid: scan points; secant_steps: batched refinements of every frame toward its ramp value.
+        spacing: how frames share the way to the target: ``"logit"`` (even steps of the guide's logit,
+            from 2 %: gradual at both ends), ``"probability"`` (even steps of probability) or ``"latent"``
+            (even latent steps; the probability follows the classifier's own curve).
 
     Raises:
         ValueError: bad ``n_frames``, ``target`` or shapes.
     """
+    if spacing not in ("logit", "probability", "latent"):
+        raise ValueError(f"spacing must be logit, probability or latent, got {spacing!r}")
     if n_frames < 1:
         raise ValueError(f"n_frames must be >= 1, got {n_frames}")
     if not 0.0 < target < 1.0:
@@ -155,11 +166,22 @@ def plan_trajectory(
     if end <= start:  # already at or past the target: nothing to grow toward
         end = start
     fractions = torch.linspace(0.0, 1.0, n_frames + 1, dtype=torch.float64)
-    ramp = start + (end - start) * fractions
+    if spacing == "logit":  # even steps of the guide's logit (from a floor of 2 %)
+        lo, hi = _logit(start, regress), _logit(end, regress)
+        ramp = oriented(torch.sigmoid(lo + (hi - lo) * fractions))
+        ramp[0] = start
+    else:
+        ramp = start + (end - start) * fractions
     s = _invert_envelope(s_grid, oriented(p_grid), ramp)
+    if spacing == "latent":  # equal latent steps up to where the target is reached
+        s = s[-1] * fractions
     s[0] = 0.0
     p, images, ws = probe(s)
-    for step in range(secant_steps):  # pull each frame's probability onto its ramp value
+    if spacing == "latent":
+        ramp = oriented(p)  # the ramp is whatever equal steps give
+    for step in range(
+        secant_steps if spacing != "latent" else 0
+    ):  # pull each frame's probability onto its ramp value
         check_cancel(cancel)
         q = oriented(p)
         err = ramp - q

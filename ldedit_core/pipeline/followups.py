@@ -1,0 +1,294 @@
+"""``synthesize_followups``: one radiograph and a ROI in, a gradual synthetic disease sequence out.
+
+The stages, each reported through ``progress(stage, fraction, message)``:
+inversion (encoder, then W and W+ optimisation) -> Link-LR (ROI-linked directions at the inverted latent)
+-> Link-PCA (the disease direction inside them, from the bundle's population moments) -> trajectory (frames
+whose guide probability follows a monotone ramp to the target) -> compositing at native resolution ->
+measuring every output frame with the independent evaluator.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from ldedit_core.editing.link_lr import link_lr
+from ldedit_core.editing.link_pca import global_direction, link_pca
+from ldedit_core.editing.trajectory import plan_trajectory
+from ldedit_core.errors import InputError
+from ldedit_core.inversion import invert_with_bundle
+from ldedit_core.io.radiograph import Radiograph
+from ldedit_core.models.bundle import Bundle
+from ldedit_core.models.device import resolve_device
+from ldedit_core.models.preprocess import GeneratorGrid
+from ldedit_core.pipeline.auto_roi import automatic_roi
+from ldedit_core.pipeline.bundles import editing_parts, get_bundle
+from ldedit_core.pipeline.composite import composite, feather_weights
+from ldedit_core.progress import ProgressCallback, check_cancel, report
+
+
+@dataclass
+class EditOptions:
+    """Tuning knobs; the defaults are what ``ldedit evaluate`` measured (docs/evaluation.md)."""
+
+    k: int = 10  # Link-LR directions
+    margin: int = 2  # generator pixels between ROI and background
+    eps: float = 1e-3  # Link-LR regularisation
+    layers: tuple[int, int] | None = None  # W+ layers edited (None = all)
+    n_components: int = 10  # Link-PCA components considered
+    keep: float = 0.5  # Link-PCA: components with |corr| >= keep * max are combined
+    max_scale: float = 8.0  # trajectory scan length, in population standard deviations
+    feather_px: float | None = None  # native pixels; None = 1.5 generator pixels
+    inversion: dict = field(default_factory=dict)  # keyword arguments for invert_with_bundle
+    min_inversion_ssim: float = 0.5  # below this the input is not an image the bundle can represent
+    seed: int = 0
+
+
+@dataclass
+class FollowUps:
+    """The result of :func:`synthesize_followups`.
+
+    Attributes:
+        source: the input radiograph (never modified).
+        disease, target, regress: what was asked.
+        frames: follow-ups 1..T, float32 ``[H, W]`` in [0, 1] at the source's size; ``source.pixels``
+            outside the ROI, exactly.
+        guide_probs: ``[T+1]`` guide probability of the generator frames 0..T (frame 0 = the inversion).
+        evaluator_probs: ``[T+1]`` the independent evaluator on the output images (frame 0 = the source).
+        roi: float32 ``[H, W]`` the ROI used (the user's, or the automatic one); roi_generator: ``[R, R]``.
+        automatic_roi: whether the ROI was computed (the unsupervised lesion segmentation).
+        weights: float32 ``[H, W]`` the feathered compositing weights.
+        latents: ``[T+1, num_ws, D]`` the frames' latents; generator_frames: ``[T+1, R, R]`` in [-1, 1].
+        inversion_ssim, inversion_psnr: how well the generator reproduced the source.
+        reached: whether the guide reached the target.
+        ratios: Link-LR's ROI/background energy ratios.
+        timings: seconds per stage.
+    """
+
+    source: Radiograph
+    disease: str
+    target: float
+    regress: bool
+    frames: list[np.ndarray]
+    guide_probs: np.ndarray
+    evaluator_probs: np.ndarray
+    roi: np.ndarray
+    roi_generator: np.ndarray
+    automatic_roi: bool
+    weights: np.ndarray
+    latents: torch.Tensor
+    generator_frames: torch.Tensor
+    inversion_ssim: float
+    inversion_psnr: float
+    reached: bool
+    ratios: np.ndarray
+    timings: dict[str, float]
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready facts (no arrays beyond the per-frame probabilities)."""
+        return {
+            "disease": self.disease,
+            "target": self.target,
+            "regress": self.regress,
+            "followups": len(self.frames),
+            "guide_probs": [round(float(p), 4) for p in self.guide_probs],
+            "evaluator_probs": [round(float(p), 4) for p in self.evaluator_probs],
+            "reached": self.reached,
+            "automatic_roi": self.automatic_roi,
+            "roi_pixels": int((self.roi > 0).sum()),
+            "inversion_ssim": round(self.inversion_ssim, 4),
+            "inversion_psnr": round(self.inversion_psnr, 2),
+            "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
+        }
+
+
+def _check_roi(roi: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray | None:
+    if roi is None:
+        return None
+    roi = np.asarray(roi, dtype=np.float32)
+    if roi.shape != shape:
+        raise InputError(
+            f"the ROI is {roi.shape[1]}x{roi.shape[0]} pixels but the image is {shape[1]}x{shape[0]}"
+        )
+    if not np.isfinite(roi).all() or roi.min() < 0 or roi.max() > 1:
+        raise InputError("the ROI must hold values in [0, 1]")
+    if not (roi > 0).any():
+        raise InputError("the ROI is empty: paint the region the disease should appear in")
+    return roi
+
+
+def _check_disease(disease: str, stats_diseases: list[str], guide_diseases: list[str]) -> str:
+    name = str(disease).strip().lower()
+    if name not in stats_diseases or name not in guide_diseases:
+        raise InputError(f"unknown disease {disease!r}; this bundle knows: {', '.join(stats_diseases)}")
+    return name
+
+
+@torch.no_grad()
+def _evaluate(evaluator: torch.nn.Module, grid: GeneratorGrid, images: list[np.ndarray], index: int, device):
+    x = torch.cat([grid.to_generator(img) for img in images]).to(device)
+    return torch.sigmoid(evaluator(x).float())[:, index].cpu().numpy()
+
+
+def synthesize_followups(
+    radiograph: Radiograph,
+    roi: np.ndarray | None,
+    disease: str,
+    *,
+    n_followups: int = 10,
+    target: float = 0.9,
+    regress: bool = False,
+    bundle: Bundle | str | os.PathLike | None = None,
+    device: str | torch.device = "auto",
+    options: EditOptions | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: Any = None,
+) -> FollowUps:
+    """Synthesize ``n_followups`` gradual follow-ups of ``radiograph`` with ``disease`` growing in ``roi``.
+
+    Args:
+        radiograph: from :func:`ldedit_core.io.read_radiograph` (or ``Radiograph.from_array``).
+        roi: float ``[H, W]`` in [0, 1] at the radiograph's size (see :func:`ldedit_core.io.read_roi`), or
+            ``None`` for the automatic ROI.
+        disease: one of the bundle's diseases, e.g. ``"cardiomegaly"``.
+        n_followups: frames after the source (>= 1).
+        target: guide probability of the last frame; with ``regress`` the disease recedes to it.
+        bundle: a loaded :class:`Bundle`, a bundle folder, or a name (default ``"default"``).
+        device: ``"auto"`` (CUDA if present), ``"cpu"``, ``"cuda:0"``, ...
+        options: :class:`EditOptions`.
+        progress: ``progress(stage, fraction, message)``.
+        cancel: an Event-like or a callable, checked between steps.
+
+    Raises:
+        InputError: wrong-size or empty ROI, unknown disease, a bundle without directions, or an image the
+            bundle cannot represent (inversion SSIM below ``options.min_inversion_ssim``).
+        ldedit_core.progress.Cancelled: ``cancel`` was set; nothing is returned.
+    """
+    opts = options or EditOptions()
+    if not isinstance(n_followups, int) or n_followups < 1:
+        raise InputError(f"n_followups must be a whole number >= 1, got {n_followups!r}")
+    if not 0.0 < float(target) < 1.0:
+        raise InputError(f"target must be a probability strictly between 0 and 1, got {target!r}")
+    roi = _check_roi(roi, radiograph.shape)
+    dev = resolve_device(device)
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[stage] = timings.get(stage, 0.0) + now - clock
+        clock = now
+
+    report(progress, "loading", 0.0, "loading the bundle")
+    b = get_bundle(bundle, dev)
+    parts = editing_parts(b)
+    G, stats = parts["generator"], parts["stats"]
+    name = _check_disease(disease, stats.diseases, list(b.meta["diseases"]))
+    d_guide = list(b.meta["diseases"]).index(name)
+    grid = GeneratorGrid.for_bundle(radiograph.shape, b.meta["preprocessing"])
+    report(progress, "loading", 1.0, "bundle ready")
+    lap("loading")
+
+    check_cancel(cancel)
+    x = grid.to_generator(radiograph.pixels).to(dev)
+    inv = invert_with_bundle(b, x, seed=opts.seed, progress=progress, cancel=cancel, **opts.inversion)
+    ssim, psnr = float(inv.ssim[0]), float(inv.psnr[0])
+    if ssim < opts.min_inversion_ssim:
+        raise InputError(
+            f"the generator cannot reproduce this image (SSIM {ssim:.2f} < {opts.min_inversion_ssim}); "
+            f"is it a frontal chest radiograph like those bundle {b.meta['name']!r} was trained on?",
+            radiograph.path,
+        )
+    ws0 = inv.ws[0].detach()
+    lap("inversion")
+
+    scale_of = lambda n: float(torch.sqrt(n.double() @ stats.cov @ n.double()))  # noqa: E731
+    if roi is None:
+        report(progress, "roi", 0.0, "computing the automatic ROI")
+        n_global = global_direction(stats, name).to(ws0)
+        roi_gen_np = automatic_roi(G, ws0, (-1 if regress else 1) * n_global, 3.0 * scale_of(n_global))
+        roi_gen = torch.from_numpy(roi_gen_np)
+        roi = (grid.difference_to_native(roi_gen * 2.0) > 0.5).astype(np.float32)
+        if not roi.any():
+            raise InputError(
+                f"no region responds to {name} in this image; paint a ROI instead", radiograph.path
+            )
+        automatic = True
+        lap("roi")
+    else:
+        roi_gen = grid.mask_to_generator(roi)
+        automatic = False
+
+    check_cancel(cancel)
+    links = link_lr(
+        G,
+        ws0,
+        roi_gen.to(dev),
+        k=opts.k,
+        margin=opts.margin,
+        eps=opts.eps,
+        layers=opts.layers,
+        progress=progress,
+        cancel=cancel,
+    )
+    lap("link_lr")
+    direction = link_pca(links.directions.cpu(), stats, name, n_components=opts.n_components, keep=opts.keep)
+    lap("link_pca")
+
+    traj = plan_trajectory(
+        G,
+        parts["guide"],
+        d_guide,
+        ws0,
+        direction.direction.to(ws0),
+        n_frames=n_followups,
+        target=float(target),
+        regress=regress,
+        layers=opts.layers,
+        scale=scale_of(direction.direction),
+        max_scale=opts.max_scale,
+        progress=progress,
+        cancel=cancel,
+    )
+    lap("trajectory")
+
+    report(progress, "compositing", 0.0, "compositing at native resolution")
+    feather = opts.feather_px if opts.feather_px is not None else 1.5 * grid.side / grid.resolution
+    weights = feather_weights(roi, feather)
+    g = traj.images[:, 0].float()
+    frames = []
+    for t in range(1, n_followups + 1):
+        check_cancel(cancel)
+        frames.append(composite(radiograph.pixels, grid.difference_to_native(g[t] - g[0]), weights))
+        report(progress, "compositing", t / n_followups, f"frame {t}/{n_followups}")
+    lap("compositing")
+    d_eval = list(b.meta["diseases"]).index(name)
+    eval_probs = _evaluate(parts["evaluator"], grid, [radiograph.pixels, *frames], d_eval, dev)
+    lap("evaluation")
+    report(progress, "done", 1.0, "follow-ups ready")
+    return FollowUps(
+        source=radiograph,
+        disease=name,
+        target=float(target),
+        regress=bool(regress),
+        frames=frames,
+        guide_probs=traj.guide_probs.numpy(),
+        evaluator_probs=eval_probs,
+        roi=roi,
+        roi_generator=roi_gen.cpu().numpy(),
+        automatic_roi=automatic,
+        weights=weights,
+        latents=traj.ws.detach().cpu(),
+        generator_frames=g.detach().cpu(),
+        inversion_ssim=ssim,
+        inversion_psnr=psnr,
+        reached=traj.reached,
+        ratios=links.ratios.cpu().numpy(),
+        timings=timings,
+    )
