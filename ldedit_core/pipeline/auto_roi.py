@@ -11,7 +11,7 @@ import torch
 from scipy import ndimage
 from torch import nn
 
-from ldedit_core.editing.trajectory import apply_edit
+from ldedit_core.editing.link_lr import shift_ws
 
 
 @torch.no_grad()
@@ -23,7 +23,7 @@ def automatic_roi(
     The change map is smoothed, thresholded at ``threshold`` of its maximum, opened to drop specks,
     holes are filled, and components smaller than a tenth of the largest are removed.
     """
-    ws = apply_edit(ws0, torch.stack([torch.zeros_like(direction), step * direction]).to(ws0), None)
+    ws = shift_ws(G, ws0, torch.stack([torch.zeros_like(direction), step * direction]).to(ws0))
     img = G.synthesis(ws, noise_mode="const").float()
     change = (img[1] - img[0]).abs().mean(0).cpu().numpy()
     change = ndimage.gaussian_filter(change, sigma=max(1.0, change.shape[0] / 64))
