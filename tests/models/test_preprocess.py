@@ -28,8 +28,8 @@ def test_difference_lands_where_it_was_made():
     native = grid.difference_to_native(diff)
     assert native.shape == (200, 100)
     rows, cols = np.nonzero(native > 0.25)
-    assert 45 <= rows.min() and rows.max() <= 75  # cells 10-13 -> native rows 50-69
-    assert 35 <= cols.min() and cols.max() <= 65  # cells 18-21 -> columns 90-109 minus 50 of padding
+    assert rows.min() >= 45 and rows.max() <= 75  # cells 10-13 -> native rows 50-69
+    assert cols.min() >= 35 and cols.max() <= 65  # cells 18-21 -> columns 90-109 minus 50 of padding
     assert np.isclose(native.max(), 0.5, atol=1e-3)
 
 
