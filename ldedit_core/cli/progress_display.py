@@ -15,6 +15,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 
+BAR = "{desc}: {percentage:3.0f}%|{bar:24}| {elapsed}<{remaining} {postfix}"
+"""Percent, elapsed and ETA; no rate (the bar counts per-mille of a stage, not items)."""
+
+
 class Progress:
     """``progress(stage, fraction, message)`` callable rendering as tqdm bars or JSON lines."""
 
@@ -36,7 +40,7 @@ class Progress:
         if stage != self._stage:
             self.close()
             self._stage = stage
-            self._bar = tqdm(total=1000, desc=f"{stage:>12}", unit="‰", file=sys.stderr, leave=True)
+            self._bar = tqdm(total=1000, desc=f"{stage:>12}", file=sys.stderr, leave=True, bar_format=BAR)
         self._bar.n = round(fraction * 1000)
         self._bar.set_postfix_str(message, refresh=False)
         self._bar.refresh()

@@ -49,11 +49,32 @@ class _Probe:
     """Batched generator + guide evaluation along ``ws0 + s * direction``; counts generator evaluations."""
 
     def __init__(
-        self, G: nn.Module, guide: nn.Module, disease_index: int, ws0, direction, layers, batch: int
+        self,
+        G: nn.Module,
+        guide: nn.Module,
+        disease_index: int,
+        ws0,
+        direction,
+        layers,
+        batch: int,
+        target=None,
     ):
         self.G, self.guide, self.d = G, guide, disease_index
         self.ws0, self.direction, self.layers, self.batch = ws0, direction, layers, batch
         self.evals = 0
+        self.composite = None
+        if target is not None:  # guide the composited frame: target + weights * (G(w) - G(w0))
+            image, weights = target
+            with torch.no_grad():
+                g0 = G.synthesis(ws0[None], noise_mode="const")
+            self.composite = (image.to(g0), weights.to(g0), g0)
+        self.evals += 1 if target is not None else 0
+
+    def guide_input(self, img: torch.Tensor) -> torch.Tensor:
+        if self.composite is None:
+            return img
+        image, weights, g0 = self.composite
+        return (image + weights * (img - g0)).clamp(-1.0, 1.0)
 
     @torch.no_grad()
     def __call__(self, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -61,7 +82,7 @@ class _Probe:
         probs, images = [], []
         for i in range(0, ws.shape[0], self.batch):
             img = self.G.synthesis(ws[i : i + self.batch], noise_mode="const")
-            probs.append(torch.sigmoid(self.guide(img).float())[:, self.d])
+            probs.append(torch.sigmoid(self.guide(self.guide_input(img)).float())[:, self.d])
             images.append(img)
         self.evals += ws.shape[0]
         return torch.cat(probs).cpu().double(), torch.cat(images), ws
@@ -105,6 +126,7 @@ def plan_trajectory(
     target: float = 0.9,
     regress: bool = False,
     layers: tuple[int, int] | None = None,
+    composite_onto: tuple[torch.Tensor, torch.Tensor] | None = None,
     scale: float = 1.0,
     max_scale: float = 8.0,
     grid: int = 33,
@@ -124,6 +146,10 @@ def plan_trajectory(
         n_frames: T, the number of follow-ups (frames 1..T).
         target: the guide probability of the last frame; with ``regress`` the probability falls to it.
         layers: the W+ layer range the direction applies to (None = all).
+        composite_onto: ``(image [1, C, R, R], weights [R, R])``: the guide then judges what the user
+            will get, ``image + weights * (G(w_t) - G(w_0))`` (the source on the generator grid with the
+            change pasted into the feathered ROI), instead of the generator's own frame. Without it the
+            guide can be satisfied by changes the compositing throws away.
         scale: the population's standard deviation along ``direction``; the scan goes to ``max_scale`` of it.
         grid: scan points; bisect_steps: batched bisection steps placing every frame in its grid cell.
         spacing: how frames share the way to the target: ``"logit"`` (even steps of the guide's logit,
@@ -145,7 +171,7 @@ def plan_trajectory(
         )
     sign = -1.0 if regress else 1.0
     unit = (direction / direction.norm()).to(ws0)
-    probe = _Probe(G, guide, disease_index, ws0, sign * unit, layers, batch)
+    probe = _Probe(G, guide, disease_index, ws0, sign * unit, layers, batch, composite_onto)
 
     def oriented(p: torch.Tensor) -> torch.Tensor:  # rising toward the goal in both modes
         return -p if regress else p

@@ -42,8 +42,9 @@ class EditOptions:
     layers: tuple[int, int] | None = None  # W+ layers edited (None = all)
     n_components: int = 10  # Link-PCA components considered
     keep: float = 0.5  # Link-PCA: components with |corr| >= keep * max are combined
-    max_scale: float = 8.0  # trajectory scan length, in population standard deviations
+    max_scale: float = 12.0  # trajectory scan length, in population standard deviations
     feather_px: float | None = None  # native pixels; None = 1.5 generator pixels
+    guide_composite: bool = True  # the guide judges the composited frame, not the generator's
     inversion: dict = field(default_factory=dict)  # keyword arguments for invert_with_bundle
     min_inversion_ssim: float = 0.5  # below this the input is not an image the bundle can represent
     seed: int = 0
@@ -241,6 +242,8 @@ def synthesize_followups(
     direction = link_pca(links.directions.cpu(), stats, name, n_components=opts.n_components, keep=opts.keep)
     lap("link_pca")
 
+    feather = opts.feather_px if opts.feather_px is not None else 1.5 * grid.side / grid.resolution
+    weights = feather_weights(roi, feather)
     traj = plan_trajectory(
         G,
         parts["guide"],
@@ -253,14 +256,13 @@ def synthesize_followups(
         layers=opts.layers,
         scale=scale_of(direction.direction),
         max_scale=opts.max_scale,
+        composite_onto=(x, grid.mask_to_generator(weights)) if opts.guide_composite else None,
         progress=progress,
         cancel=cancel,
     )
     lap("trajectory")
 
     report(progress, "compositing", 0.0, "compositing at native resolution")
-    feather = opts.feather_px if opts.feather_px is not None else 1.5 * grid.side / grid.resolution
-    weights = feather_weights(roi, feather)
     g = traj.images[:, 0].float()
     frames = []
     for t in range(1, n_followups + 1):
