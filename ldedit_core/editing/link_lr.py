@@ -7,7 +7,7 @@ pixel and channel, one column per latent dimension) gives two Gram matrices,
     M_b = J^T diag(b) J / sum(b)      and into the background b = 1 - dilate(m, margin),
 
 and the ROI-linked directions are the top eigenvectors of ``M_f u = lambda (M_b + eps tr(M_b)/D I) u``
-(docs/method.md, section 2; docs/link-lr.md). ``J`` is built in forward mode, ``D`` Jacobian-vector
+(method.md section 2; docs/link-lr.md). ``J`` is built in forward mode, ``D`` Jacobian-vector
 products batched with ``torch.func.vmap``, instead of one backward pass per pixel.
 """
 
