@@ -21,6 +21,7 @@ COMMANDS = (
     "bundle",
     "demo",
     "edit",
+    "evaluate",
     "fit_directions",
     "info",
     "phantoms",
