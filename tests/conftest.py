@@ -21,3 +21,12 @@ def pytest_runtest_makereport(item, call):
     if IN_CI and report.skipped and not hasattr(report, "wasxfail"):
         report.outcome = "failed"
         report.longrepr = f"skipped under CI=true, which is not allowed: {report.longrepr}"
+
+
+@pytest.fixture(scope="session")
+def patient(tmp_path_factory):
+    """``(dicom path, roi path)`` of a healthy 256 px phantom and a ROI around its heart."""
+    from ldedit_core.cli.demo_cmd import demo_inputs
+
+    folder = tmp_path_factory.mktemp("patient")
+    return demo_inputs(folder, seed=7, size=256, disease="cardiomegaly")

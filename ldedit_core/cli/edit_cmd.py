@@ -39,8 +39,10 @@ def run(args: argparse.Namespace) -> int:
     from ldedit_core.io import read_radiograph
     from ldedit_core.io.roi_read import read_roi
     from ldedit_core.pipeline import Cancelled, EditOptions, synthesize_followups, write_outputs
+    from ldedit_core.pipeline.outputs import check_output_folder
 
     progress = Progress(json_lines=args.json_progress)
+    check_output_folder(args.out)
     image = read_radiograph(args.input)
     roi = read_roi(args.mask, image, segment=args.segment) if args.mask else None
     with stop_on_signals() as stop:

@@ -45,9 +45,7 @@ def write_outputs(
         InputError: ``out`` exists and is not an empty folder.
         ldedit_core.progress.Cancelled: ``cancel`` was set; nothing is left behind.
     """
-    out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise InputError("output folder exists and is not empty; choose another --out", out)
+    out = check_output_folder(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.partial-{uuid.uuid4().hex[:8]}")
     tmp.mkdir()
@@ -61,6 +59,18 @@ def write_outputs(
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return {kind: _moved(value, tmp, out) for kind, value in paths.items()}
+
+
+def check_output_folder(out: str | os.PathLike) -> Path:
+    """``out`` as a Path if it is new or an empty folder (call it before long work, to fail early).
+
+    Raises:
+        InputError: it exists and is a file or a non-empty folder (which is never touched).
+    """
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise InputError("output folder exists and is not empty; choose another --out", out)
+    return out
 
 
 def _moved(value: Any, tmp: Path, out: Path) -> Any:

@@ -1,0 +1,102 @@
+"""synthesize_followups on the shipped default bundle: gradual, local, exact outside the ROI, clear errors."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from scipy.stats import spearmanr
+
+from ldedit_core.errors import InputError
+from ldedit_core.io import Radiograph, read_radiograph
+from ldedit_core.pipeline import Cancelled, synthesize_followups
+from tests.pipeline.conftest import QUICK
+
+
+def test_frames_shape_and_outside_roi_identity(edited):
+    src = edited.source
+    assert len(edited.frames) == 4
+    for frame in edited.frames:
+        assert frame.shape == src.shape and frame.dtype == np.float32
+        outside = edited.weights == 0
+        assert np.array_equal(frame[outside], src.pixels[outside])
+        assert not np.array_equal(frame, src.pixels)  # something changed inside
+    assert (edited.weights[edited.roi == 0] == 0).all()
+
+
+def test_evaluator_probability_climbs(edited):
+    p = edited.evaluator_probs
+    assert p.shape == (5,) and p[0] <= 0.2
+    assert spearmanr(np.arange(5), p).statistic >= 0.9
+    assert p[-1] > p[0] + 0.3
+    g = edited.guide_probs
+    assert (np.diff(g) > 0).all()
+
+
+def test_change_stays_in_the_roi_at_generator_level(edited):
+    g = edited.generator_frames
+    change = (g[-1] - g[0]).abs().numpy()
+    roi = edited.roi_generator > 0.5
+    assert change[roi].mean() > 3 * change[~roi].mean()
+
+
+def test_summary_is_json_ready(edited):
+    import json
+
+    s = json.loads(json.dumps(edited.summary()))
+    assert s["disease"] == "cardiomegaly" and len(s["evaluator_probs"]) == 5 and not s["automatic_roi"]
+
+
+def test_regression_lowers_the_probability(patient):
+    from ldedit_core.phantoms import make_phantom
+
+    sick = Radiograph.from_array(make_phantom(7, size=256, cardiomegaly=0.9).image)
+    roi = read_radiograph(patient[0])  # same patient, same geometry: reuse the painted ROI
+    from ldedit_core.io import read_roi
+
+    mask = read_roi(patient[1], roi)
+    r = synthesize_followups(
+        sick, mask, "cardiomegaly", n_followups=3, target=0.05, regress=True, options=QUICK
+    )
+    assert r.guide_probs[-1] < r.guide_probs[0]
+    assert r.evaluator_probs[-1] < r.evaluator_probs[0]
+
+
+def test_automatic_roi(patient):
+    image = read_radiograph(patient[0])
+    r = synthesize_followups(image, None, "cardiomegaly", n_followups=2, options=QUICK)
+    assert r.automatic_roi and r.roi.shape == image.shape and 0 < (r.roi > 0).mean() < 0.5
+    outside = r.weights == 0
+    assert np.array_equal(r.frames[-1][outside], image.pixels[outside])
+
+
+@pytest.mark.parametrize(
+    ("roi", "disease", "match"),
+    [
+        (np.ones((10, 10), np.float32), "cardiomegaly", "10x10"),
+        ("empty", "cardiomegaly", "empty"),
+        ("ok", "pneumothorax", "unknown disease"),
+    ],
+)
+def test_bad_inputs(patient, roi, disease, match):
+    image = read_radiograph(patient[0])
+    if isinstance(roi, str):
+        roi = np.zeros(image.shape, np.float32) if roi == "empty" else np.ones(image.shape, np.float32) * 0.5
+    with pytest.raises(InputError, match=match):
+        synthesize_followups(image, roi, disease, options=QUICK)
+
+
+def test_non_radiograph_is_refused(patient):
+    rng = np.random.default_rng(0)
+    noise = Radiograph.from_array(rng.random((128, 128), dtype=np.float32))
+    with pytest.raises(InputError, match="cannot reproduce"):
+        synthesize_followups(noise, np.ones((128, 128), np.float32), "nodule", options=QUICK)
+
+
+def test_cancel_raises_and_returns_nothing(patient):
+    image = read_radiograph(patient[0])
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(Cancelled):
+        synthesize_followups(image, None, "edema", cancel=stop, options=QUICK)
