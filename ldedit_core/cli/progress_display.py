@@ -14,7 +14,6 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-
 BAR = "{desc}: {percentage:3.0f}%|{bar:24}| {elapsed}<{remaining} {postfix}"
 """Percent, elapsed and ETA; no rate (the bar counts per-mille of a stage, not items)."""
 
