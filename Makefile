@@ -32,6 +32,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/io_phantoms.py
 	$(BIN)/python benchmarks/generator.py --quick
+	$(BIN)/python benchmarks/engine.py --json docs/figures/engine.json
 
 # The shipped default bundle, rebuilt from scratch (or continued: every step resumes from runs/).
 # GPU: `make default-bundle PRESET=gpu128 GAN_KIMG=2000`. CPU: the defaults below, hours in the background.
@@ -39,19 +40,23 @@ PRESET ?= cpu64
 GAN_KIMG ?= 300
 ENC_KIMG ?= 25
 RES ?= 64
+DIRECTION_SAMPLES ?= 10000
+# The encoder belongs to one generator: a GAN trained further gets a fresh encoder folder.
+ENC_DIR ?= runs/default-encoder-gan$(GAN_KIMG)
 default-bundle: $(STAMP)
 	$(BIN)/ldedit train-gan --out runs/default-gan --preset $(PRESET) --num-images 10000 --kimg $(GAN_KIMG) --resume
-	$(BIN)/ldedit train-encoder --gan runs/default-gan/checkpoint.safetensors --out runs/default-encoder \
+	$(BIN)/ldedit train-encoder --gan runs/default-gan/checkpoint.safetensors --out $(ENC_DIR) \
 		--kimg $(ENC_KIMG) --resume
 	$(BIN)/ldedit train-classifier --out runs/default-guide --data phantoms --role guide \
 		--arch densenet-small --resolution $(RES) --n 10000 --epochs 15 --resume
 	$(BIN)/ldedit train-classifier --out runs/default-evaluator --data phantoms --role evaluator \
 		--arch resnet10 --resolution $(RES) --n 10000 --epochs 15 --resume
 	$(BIN)/ldedit bundle build --out ldedit_core/bundles/default --overwrite \
-		--gan runs/default-gan/checkpoint.safetensors --encoder runs/default-encoder/encoder_checkpoint.safetensors \
+		--gan runs/default-gan/checkpoint.safetensors --encoder $(ENC_DIR)/encoder_checkpoint.safetensors \
 		--guide runs/default-guide --evaluator runs/default-evaluator \
 		--description "LDEdit default: trained on synthetic phantoms, for demonstration and tests only" \
 		--data "10,000 procedural chest-radiograph phantoms (ldedit_core.phantoms), $(RES) px"
+	$(BIN)/ldedit fit-directions --bundle ldedit_core/bundles/default --in-place --n $(DIRECTION_SAMPLES)
 	$(MAKE) bundle-quality
 
 bundle-quality: $(STAMP)
