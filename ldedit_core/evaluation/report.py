@@ -73,7 +73,8 @@ def disease_table(disease: str, entry: Mapping) -> list[str]:
         lines.append(
             f"| LDEdit, native output | {_fmt(native['p0_median'])} | {_fmt(native['pT_median'])} | "
             f"{_fmt(native['spearman_median'])} | bit-identical: {_pct(native['identical_fraction'])} | "
-            f"0 outside the ROI | | | {_fmt(fid.get('ldedit_native'), 1)} |"
+            f"0 outside the ROI | | {_pct(native.get('reached_fraction'))} | "
+            f"{_fmt(fid.get('ldedit_native'), 1)} |"
         )
     realism = entry["realism"]
     lines += [

@@ -71,6 +71,8 @@ def summarise_native(records: Sequence[Mapping]) -> dict:
         "pT_median": _median([c[-1] for c in curves]),
         "spearman_median": _median([r["spearman"] for r in ok]),
         "identical_fraction": _mean([float(r["identical_outside_roi"]) for r in ok]),
+        "guide_pT_median": _median([r["guide_probs"][-1] for r in ok if "guide_probs" in r]),
+        "reached_fraction": _mean([float(r["reached"]) for r in ok if "reached" in r]),
         "curve": curve_band(curves),
     }
 
