@@ -130,16 +130,19 @@ class _Run:
         roi = disease_roi(phantom, disease)
         m = self.grid.mask_to_generator(roi)
         background = background_mask(m, e.margin)
-        links = link_lr(self.G, ws0, m.to(self.device), k=e.k, margin=e.margin, eps=e.eps, layers=e.layers)
-        U = links.directions.cpu()
         dirs: dict[Method, Any] = dict(global_dirs)
-        try:
-            pca = link_pca(U, self.stats, disease, n_components=e.n_components, keep=e.keep)
-            dirs[Method.LDEDIT] = baselines.Direction(pca.direction, {"components_used": pca.used})
-        except ValueError as exc:  # the population carries no disease signal inside this ROI subspace
-            dirs[Method.LDEDIT] = exc
-        ld = dirs[Method.LDEDIT] if isinstance(dirs[Method.LDEDIT], baselines.Direction) else None
-        dirs[Method.RESEFA] = baselines.resefa_direction(U, self.stats, disease)
+        ld = None
+        if Method.LDEDIT in self.methods or Method.RESEFA in self.methods:
+            links = link_lr(
+                self.G, ws0, m.to(self.device), k=e.k, margin=e.margin, eps=e.eps, layers=e.layers
+            )
+            U = links.directions.cpu()
+            try:
+                pca = link_pca(U, self.stats, disease, n_components=e.n_components, keep=e.keep)
+                ld = dirs[Method.LDEDIT] = baselines.Direction(pca.direction, {"components_used": pca.used})
+            except ValueError as exc:  # the population carries no disease signal inside this ROI subspace
+                dirs[Method.LDEDIT] = exc
+            dirs[Method.RESEFA] = baselines.resefa_direction(U, self.stats, disease)
         record: dict[str, Any] = {"seed": int(phantom.params["seed"]), "methods": {}}
         arrays: dict[str, Any] = {"last": {}}
         for method in self.methods:
@@ -208,16 +211,28 @@ def _latent_stats(b: Bundle, sample: LatentSample) -> tuple[LatentStats, str]:
     return sample.stats(), f"computed from {len(sample)} generator samples (the bundle ships none)"
 
 
+def _scaled(progress: ProgressCallback | None, start: int, size: int, total: int) -> ProgressCallback | None:
+    """A progress callback for images ``start .. start + size`` of ``total``, reporting over all of them."""
+    if progress is None:
+        return None
+
+    def step(stage: str, fraction: float, message: str) -> None:
+        report(progress, stage, (start + fraction * size) / total, f"{start + size}/{total}: {message}")
+
+    return step
+
+
 def _invert(b: Bundle, images: torch.Tensor, batch: int, options: Mapping, progress, cancel):
+    """Invert ``images`` ``batch`` at a time (the progress bar moves with every optimisation step)."""
     ws, ssim, psnr = [], [], []
     for start in range(0, len(images), batch):
         check_cancel(cancel)
-        inv = invert_with_bundle(b, images[start : start + batch], cancel=cancel, **options)
+        part = images[start : start + batch]
+        step = _scaled(progress, start, len(part), len(images))
+        inv = invert_with_bundle(b, part, cancel=cancel, progress=step, **options)
         ws.append(inv.ws.detach())
         ssim += inv.ssim.tolist()
         psnr += inv.psnr.tolist()
-        done = min(start + batch, len(images))
-        report(progress, "inversion", done / len(images), f"{done}/{len(images)} phantoms inverted")
     return torch.cat(ws), ssim, psnr
 
 
