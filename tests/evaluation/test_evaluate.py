@@ -89,8 +89,9 @@ def test_disease_roi_is_where_the_disease_would_be(disease):
     assert roi.shape == (128, 128) and roi.dtype == np.float32 and set(np.unique(roi)) <= {0.0, 1.0}
     inside = roi > 0
     assert 0 < inside.sum() < inside.size / 2
-    if disease == "cardiomegaly":
+    if disease == "cardiomegaly":  # room for the patient's own heart at CTR 0.70
         assert inside[ph.masks["heart"]].all()
+        assert inside[make_phantom(9001, 128, cardiomegaly=1.0).masks["heart"]].all()
     elif disease == "edema":
         assert np.array_equal(inside, ph.masks["lungs"])
     elif disease == "effusion":
