@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,19 +22,31 @@ from ldedit_core.pipeline.figures import save_strip
 MARKDOWN, JSON = "evaluation.md", "evaluation.json"
 
 
-def json_ready(value: Any) -> Any:
-    """``value`` with NaN and infinities as ``None`` and numpy scalars as Python numbers (strict JSON)."""
+def json_ready(value: Any, digits: int = 6) -> Any:
+    """``value`` with NaN and infinities as ``None``, numpy scalars as Python numbers (strict JSON) and
+    floats rounded to ``digits`` decimals."""
     if isinstance(value, Mapping):
-        return {str(k): json_ready(v) for k, v in value.items()}
+        return {str(k): json_ready(v, digits) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [json_ready(v) for v in value]
+        return [json_ready(v, digits) for v in value]
     if isinstance(value, (np.floating, float)):
-        return float(value) if math.isfinite(value) else None
+        return round(float(value), digits) if math.isfinite(value) else None
     if isinstance(value, np.integer):
         return int(value)
     if isinstance(value, np.bool_):
         return bool(value)
     return value
+
+
+_NUMBER_LIST = re.compile(
+    r"\[\s+((?:-?[0-9.eE+-]+|null|true|false)(?:,\s+(?:-?[0-9.eE+-]+|null|true|false))*)\s+\]"
+)
+
+
+def dumps(value: Any) -> str:
+    """Strict, indented JSON of :func:`json_ready` ``value``, each list of numbers on one line."""
+    text = json.dumps(json_ready(value), indent=1, allow_nan=False)
+    return _NUMBER_LIST.sub(lambda m: "[" + ", ".join(x.strip() for x in m.group(1).split(",")) + "]", text)
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -195,5 +208,5 @@ def write_report(result: Mapping, out: Path) -> dict[str, Path]:
     files["markdown"].write_text(markdown(result))
     payload = {k: v for k, v in result.items() if k not in ("examples", "files")}
     payload["files"] = {k: p.name for k, p in files.items()}
-    files["json"].write_text(json.dumps(json_ready(payload), indent=1, allow_nan=False) + "\n")
+    files["json"].write_text(dumps(payload) + "\n")
     return files

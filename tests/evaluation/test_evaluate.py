@@ -30,6 +30,7 @@ from ldedit_core.evaluation.measures import (
     outside_identical,
 )
 from ldedit_core.evaluation.population import LatentSample, sample_latents
+from ldedit_core.evaluation.report import dumps
 from ldedit_core.evaluation.summary import check_targets, summarise_method, summarise_native
 from ldedit_core.models import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
 from ldedit_core.models.bundle import load_bundle, save_bundle
@@ -326,3 +327,8 @@ def test_cli_runs_with_n_1(bundle_path, tmp_path, capsys, monkeypatch):
         "sefa",
     ]
     assert main(["evaluate", "--bundle", str(bundle_path), "--n", "0", "--out", str(out)]) == 2
+
+
+def test_report_json_is_strict_and_compact():
+    text = dumps({"curve": [0.1234567891, float("nan")], "ok": True, "inf": float("inf")})
+    assert '"curve": [0.123457, null]' in text and json.loads(text)["inf"] is None
