@@ -82,7 +82,8 @@ class _Run:
         self.methods: list[Method] = options["methods"]
         self.trajectory = dict(options["trajectory"])
         self.trajectory.setdefault("max_scale", self.edit.max_scale)
-        self.feather = 1.5 * self.grid.side / self.grid.resolution
+        feather_px = self.edit.feather_px
+        self.feather = feather_px if feather_px is not None else 1.5 * self.grid.side / self.grid.resolution
 
     def scale(self, direction: torch.Tensor) -> float:
         """The population's standard deviation along ``direction`` (the trajectory's length unit)."""
@@ -183,7 +184,7 @@ class _Run:
         """
         weights = feather_weights(roi, self.feather)
         x0 = self.grid.to_generator(source).to(self.device)
-        if getattr(self.edit, "guide_composite", False):
+        if self.edit.guide_composite:
             onto = (x0, self.grid.mask_to_generator(weights).to(self.device))
             traj = self.walk(disease, ws0, found.direction, composite_onto=onto)
         g = traj.images[:, 0].float().cpu()
