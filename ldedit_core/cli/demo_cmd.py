@@ -46,8 +46,8 @@ def _prepare(out: Path) -> None:
 def demo_inputs(out: Path, *, seed: int, size: int, disease: str) -> tuple[Path, Path]:
     """Write the phantom source (DICOM CR) and the ROI (NRRD) a user would paint for ``disease``."""
     import nrrd
-    from scipy import ndimage
 
+    from ldedit_core.evaluation import disease_roi
     from ldedit_core.io import write_radiograph_dicom
     from ldedit_core.phantoms import make_phantom
 
@@ -63,16 +63,8 @@ def demo_inputs(out: Path, *, seed: int, size: int, disease: str) -> tuple[Path,
         study_date="20260105",
         description="LDEdit demo phantom chest PA",
     )
-    region = {"cardiomegaly": "heart", "nodule": "lungs", "effusion": "lungs", "edema": "lungs"}[disease]
-    mask = ph.masks[region]
-    if disease == "cardiomegaly":  # room for the heart to grow: the heart plus a margin
-        mask = ndimage.binary_dilation(mask, iterations=max(1, size // 20))
-    if disease == "effusion":  # the lower lung fields and the costophrenic angles
-        rows = np.nonzero(mask.any(1))[0]
-        mask = mask.copy()
-        mask[: rows[0] + int(0.55 * (rows[-1] - rows[0]))] = False
-        mask = ndimage.binary_dilation(mask, iterations=max(1, size // 40))
-    roi = out / "source" / f"{region}_roi.nrrd"
+    mask = disease_roi(ph, disease) > 0  # the region a user would paint for this disease
+    roi = out / "source" / f"{disease}_roi.nrrd"
     nrrd.write(str(roi), mask.astype(np.uint8).T, {"space": "left-posterior-superior"})
     return source, roi
 

@@ -34,7 +34,7 @@ from ldedit_core.progress import ProgressCallback, check_cancel, report
 
 @dataclass
 class EditOptions:
-    """Tuning knobs; the defaults are what ``ldedit evaluate`` measured (docs/evaluation.md)."""
+    """Tuning knobs. ``ldedit evaluate`` (docs/evaluation.md) measures the defaults against the baselines."""
 
     k: int = 10  # Link-LR directions
     margin: int = 2  # generator pixels between ROI and background
