@@ -24,7 +24,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--followups", type=int, default=10, help="number of follow-up studies (default 10)")
     p.add_argument("--out", type=Path, required=True, help="output folder (must be new or empty)")
     p.add_argument("--interval-days", type=float, default=90.0, help="days between follow-ups (default 90)")
-    p.add_argument("--target", type=float, default=0.9, help="guide probability of the last frame")
+    p.add_argument("--target", type=float, default=0.9, help="disease probability of the last frame")
     p.add_argument("--regress", action="store_true", help="the disease recedes instead (healing)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     p.add_argument("--bundle", default=None, help="bundle folder or name (default: the shipped default)")

@@ -45,7 +45,7 @@ from ldedit_core.models.preprocess import GeneratorGrid
 from ldedit_core.phantoms import Disease, Phantom
 from ldedit_core.pipeline.bundles import get_bundle
 from ldedit_core.pipeline.composite import composite, feather_weights
-from ldedit_core.pipeline.followups import EditOptions
+from ldedit_core.pipeline.followups import EditOptions, guide_goal
 from ldedit_core.progress import ProgressCallback, check_cancel, report
 
 STAGE = "evaluate"
@@ -115,7 +115,9 @@ class _Run:
             ws0,
             direction.to(ws0),
             n_frames=self.n_followups,
-            target=self.target,
+            target=guide_goal(
+                self.target, self.edit.guide_margin, False
+            ),  # as the pipeline, for every method
             layers=self.edit.layers,
             scale=self.scale(direction),
             **self.trajectory,
@@ -302,7 +304,8 @@ def evaluate(
         bundle: a loaded :class:`Bundle`, or a bundle folder or name.
         diseases: which to grow (default: all of the bundle's).
         n: healthy phantoms (seeds ``seed .. seed + n - 1``), the same for every disease.
-        n_followups: frames after the source; target: the guide probability of the last frame.
+        n_followups: frames after the source; target: the disease probability of the last frame (the
+            guide is driven ``EditOptions.guide_margin`` logits past it, as the pipeline does, for every method).
         size: phantom side in pixels.
         methods: default all of :data:`~ldedit_core.evaluation.methods.METHODS`.
         population: generator samples the global baselines are fitted on (and Link-PCA's moments, when the
