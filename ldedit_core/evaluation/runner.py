@@ -305,7 +305,7 @@ def evaluate(
         diseases: which to grow (default: all of the bundle's).
         n: healthy phantoms (seeds ``seed .. seed + n - 1``), the same for every disease.
         n_followups: frames after the source; target: the disease probability of the last frame (the
-            guide is driven ``EditOptions.guide_margin`` logits past it, as the pipeline does, for every method).
+            guide is driven ``EditOptions.guide_margin`` logits past it for every method, as in the pipeline).
         size: phantom side in pixels.
         methods: default all of :data:`~ldedit_core.evaluation.methods.METHODS`.
         population: generator samples the global baselines are fitted on (and Link-PCA's moments, when the
