@@ -47,9 +47,11 @@ def test_demo_writes_checked_synthetic_followups(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--size", "128", "--followups", "3"]) == 0
     printed = capsys.readouterr().out
-    followups = sorted((out / "followups").rglob("*.dcm"))
-    assert len(followups) == 3 and (out / "strip.png").is_file()
-    assert str(out / "followups") in printed
+    followups = sorted((out / "result" / "followups").rglob("*.dcm"))
+    assert len(followups) == 3 and (out / "result" / "strip.png").is_file()
+    assert str(out / "result" / "followups") in printed and "bit-identical" in printed
+    summary = json.loads((out / "result" / "summary.json").read_text())
+    assert summary["evaluator_probs"][-1] > summary["evaluator_probs"][0]
     source = pydicom.dcmread(next((out / "source").glob("*.dcm")))
     dates = [pydicom.dcmread(p).StudyDate for p in followups]
     assert sorted(dates) == dates and len(set(dates)) == 3 and min(dates) > source.StudyDate
@@ -60,7 +62,7 @@ def test_demo_writes_checked_synthetic_followups(tmp_path, capsys):
         assert not np.array_equal(ds.pixel_array, source.pixel_array)  # the disease did progress
     # running again replaces its own earlier output ...
     assert main(["demo", "--out", str(out), "--size", "64", "--followups", "2"]) == 0
-    assert len(list((out / "followups").rglob("*.dcm"))) == 2
+    assert len(list((out / "result" / "followups").rglob("*.dcm"))) == 2
 
 
 def test_demo_refuses_to_clear_a_folder_it_did_not_write(tmp_path):
