@@ -11,8 +11,20 @@ Example:
 
 from __future__ import annotations
 
-from ldedit_core.pipeline.followups import EditOptions, FollowUps, synthesize_followups
+from ldedit_core.pipeline.followups import (
+    EditOptions,
+    FollowUps,
+    synthesize_followups,
+    synthesize_followups_batch,
+)
 from ldedit_core.pipeline.outputs import write_outputs
 from ldedit_core.progress import Cancelled
 
-__all__ = ["Cancelled", "EditOptions", "FollowUps", "synthesize_followups", "write_outputs"]
+__all__ = [
+    "Cancelled",
+    "EditOptions",
+    "FollowUps",
+    "synthesize_followups",
+    "synthesize_followups_batch",
+    "write_outputs",
+]

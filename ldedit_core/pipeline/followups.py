@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,8 @@ from ldedit_core.inversion import invert_with_bundle
 from ldedit_core.io.radiograph import Radiograph
 from ldedit_core.models.bundle import Bundle
 from ldedit_core.models.device import resolve_device
+from ldedit_core.models.image_metrics import psnr as image_psnr
+from ldedit_core.models.image_metrics import ssim as image_ssim
 from ldedit_core.models.preprocess import GeneratorGrid
 from ldedit_core.pipeline.auto_roi import automatic_roi
 from ldedit_core.pipeline.bundles import editing_parts, get_bundle
@@ -160,6 +163,7 @@ def synthesize_followups(
     bundle: Bundle | str | os.PathLike | None = None,
     device: str | torch.device = "auto",
     options: EditOptions | None = None,
+    latents: torch.Tensor | None = None,
     progress: ProgressCallback | None = None,
     cancel: Any = None,
 ) -> FollowUps:
@@ -176,6 +180,8 @@ def synthesize_followups(
         bundle: a loaded :class:`Bundle`, a bundle folder, or a name (default ``"default"``).
         device: ``"auto"`` (CUDA if present), ``"cpu"``, ``"cuda:0"``, ...
         options: :class:`EditOptions`.
+        latents: ``[num_ws, D]``, this radiograph's inversion from an earlier call (e.g.
+            :func:`synthesize_followups_batch`, or another disease on the same image): skips the inversion.
         progress: ``progress(stage, fraction, message)``.
         cancel: an Event-like or a callable, checked between steps.
 
@@ -212,15 +218,22 @@ def synthesize_followups(
 
     check_cancel(cancel)
     x = grid.to_generator(radiograph.pixels).to(dev)
-    inv = invert_with_bundle(b, x, seed=opts.seed, progress=progress, cancel=cancel, **opts.inversion)
-    ssim, psnr = float(inv.ssim[0]), float(inv.psnr[0])
+    if latents is None:
+        inv = invert_with_bundle(b, x, seed=opts.seed, progress=progress, cancel=cancel, **opts.inversion)
+        ws0_all, ssim_all, psnr_all = inv.ws, inv.ssim, inv.psnr
+    else:
+        ws0_all = latents.detach().to(dev, torch.float32).reshape(1, G.num_ws, G.w_dim)
+        with torch.no_grad():
+            rec = G.synthesis(ws0_all, noise_mode="const")
+        ssim_all, psnr_all = image_ssim(rec, x), image_psnr(rec, x)
+    ssim, psnr = float(ssim_all[0]), float(psnr_all[0])
     if ssim < opts.min_inversion_ssim:
         raise InputError(
             f"the generator cannot reproduce this image (SSIM {ssim:.2f} < {opts.min_inversion_ssim}); "
             f"is it a frontal chest radiograph like those bundle {b.meta['name']!r} was trained on?",
             radiograph.path,
         )
-    ws0 = inv.ws[0].detach()
+    ws0 = ws0_all[0].detach()
     lap("inversion")
 
     scale_of = lambda n: float(torch.sqrt(n.double() @ stats.cov @ n.double()))  # noqa: E731
@@ -308,3 +321,46 @@ def synthesize_followups(
         ratios=links.ratios.cpu().numpy(),
         timings=timings,
     )
+
+
+def synthesize_followups_batch(
+    radiographs: Sequence[Radiograph],
+    rois: Sequence[np.ndarray | None],
+    disease: str,
+    *,
+    bundle: Bundle | str | os.PathLike | None = None,
+    device: str | torch.device = "auto",
+    options: EditOptions | None = None,
+    batch: int = 16,
+    progress: ProgressCallback | None = None,
+    cancel: Any = None,
+    **kwargs: Any,
+) -> list[FollowUps]:
+    """:func:`synthesize_followups` for many radiographs: the inversion, which dominates, runs ``batch``
+    images at a time (one batched optimisation on a GPU); each image is then edited with its latents.
+
+    ``kwargs`` (``n_followups``, ``target``, ``regress``) apply to every image. Images may differ in size.
+    """
+    if len(radiographs) != len(rois):
+        raise InputError(f"{len(radiographs)} radiographs but {len(rois)} ROIs")
+    opts = options or EditOptions()
+    dev = resolve_device(device)
+    b = get_bundle(bundle, dev)
+    latents = []
+    for start in range(0, len(radiographs), batch):
+        check_cancel(cancel)
+        chunk = radiographs[start : start + batch]
+        x = torch.cat(
+            [GeneratorGrid.for_bundle(r.shape, b.meta["preprocessing"]).to_generator(r.pixels) for r in chunk]
+        ).to(dev)
+        inv = invert_with_bundle(b, x, seed=opts.seed, cancel=cancel, **opts.inversion)
+        latents.extend(inv.ws.detach())
+        report(
+            progress, "inversion", (start + len(chunk)) / len(radiographs), f"{start + len(chunk)} inverted"
+        )
+    return [
+        synthesize_followups(
+            r, roi, disease, bundle=b, device=dev, options=opts, latents=ws, cancel=cancel, **kwargs
+        )
+        for r, roi, ws in zip(radiographs, rois, latents, strict=True)
+    ]

@@ -100,3 +100,23 @@ def test_cancel_raises_and_returns_nothing(patient):
     stop.set()
     with pytest.raises(Cancelled):
         synthesize_followups(image, None, "edema", cancel=stop, options=QUICK)
+
+
+def test_batch_inverts_together_and_edits_each(patient):
+    from ldedit_core.evaluation import disease_roi
+    from ldedit_core.phantoms import make_phantom
+    from ldedit_core.pipeline import synthesize_followups_batch
+
+    phantoms = [make_phantom(seed, size=size) for seed, size in ((11, 128), (12, 160))]
+    images = [Radiograph.from_array(p.image) for p in phantoms]
+    rois = [disease_roi(p, "cardiomegaly") for p in phantoms]
+    results = synthesize_followups_batch(images, rois, "cardiomegaly", n_followups=2, options=QUICK)
+    assert [r.frames[0].shape for r in results] == [(128, 128), (160, 160)]
+    for image, roi, r in zip(images, rois, results, strict=True):
+        again = synthesize_followups(
+            image, roi, "cardiomegaly", n_followups=2, options=QUICK, latents=r.latents[0]
+        )
+        assert all(np.array_equal(a, b) for a, b in zip(r.frames, again.frames, strict=True))
+        assert np.isclose(again.inversion_ssim, r.inversion_ssim, atol=1e-5)
+    with pytest.raises(InputError, match="ROIs"):
+        synthesize_followups_batch(images, rois[:1], "cardiomegaly")
