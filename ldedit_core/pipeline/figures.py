@@ -30,14 +30,14 @@ def save_strip(
 
     n = len(frames)
     aspect = frames[0].shape[1] / frames[0].shape[0]
-    fig, axes = plt.subplots(1, n, figsize=(n * 1.6 * aspect, 1.9), dpi=max(72, height // 2))
+    fig, axes = plt.subplots(1, n, figsize=(n * 1.6 * aspect, 2.1), dpi=max(72, height // 2))
     for i, ax in enumerate(np.atleast_1d(axes)):
         ax.imshow(frames[i], cmap="gray", vmin=0.0, vmax=1.0, interpolation="lanczos")
         if i == 0 and roi is not None:
             ax.contour(roi > 0.5, levels=[0.5], colors="red", linewidths=0.6)
         ax.set_title(labels[i] if labels else str(i), fontsize=6)
         ax.axis("off")
-    fig.tight_layout(pad=0.2, rect=(0, 0.07, 1, 1))
+    fig.subplots_adjust(left=0.005, right=0.995, bottom=0.09, top=0.86, wspace=0.04)
     fig.text(0.5, 0.01, "SYNTHETIC - NOT FOR DIAGNOSTIC USE", fontsize=6, color="darkred", ha="center")
     path = Path(path)
     fig.savefig(path)
