@@ -18,6 +18,7 @@ import numpy as np
 
 from ldedit_core.evaluation.methods import Method
 from ldedit_core.pipeline.figures import save_strip
+from ldedit_core.pipeline.followups import EditOptions, guide_goal
 
 MARKDOWN, JSON = "evaluation.md", "evaluation.json"
 
@@ -111,12 +112,14 @@ def markdown(result: Mapping) -> str:
     """The whole report as Markdown."""
     c, m = result["config"], result["machine"]
     inv = result["inversion"]
+    goal = guide_goal(c["target"], EditOptions().guide_margin, False)
     lines = [
         "# LDEdit evaluation",
         "",
         f"Bundle `{c['bundle']}`; {c['n']} held-out healthy phantoms "
         f"(seeds {c['seed']}-{c['seed'] + c['n'] - 1}, "
-        f"{c['size']} px) per disease; {c['n_followups']} follow-ups to guide probability {c['target']}; "
+        f"{c['size']} px) per disease; {c['n_followups']} follow-ups to target {c['target']} "
+        f"(the guide driven to {_fmt(goal)}, as the pipeline does); "
         f"every method walked by the same trajectory planner ({_trajectory_words(c['trajectory'])}). "
         f"Probabilities are the independent evaluator's, never the guide's. Inversion: median SSIM "
         f"{_fmt(inv['ssim_median'])}, PSNR {_fmt(inv['psnr_median'], 1)} dB. Population for the global "
