@@ -117,7 +117,7 @@ def _write_all(result, tmp, interval_days, iod, extra, progress, cancel) -> dict
         roi=result.roi,
     )
     plot = save_probability_plot(
-        {"evaluator (output images)": probs, "guide (generator frames)": result.guide_probs},
+        {"evaluator (output images)": probs, "guide (steers; not a measure)": result.guide_probs},
         tmp / "probabilities.png",
         title=f"{result.disease} {verb}",
         target=result.target,
