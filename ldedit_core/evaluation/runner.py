@@ -207,6 +207,15 @@ class _Run:
         )
 
 
+def _describe_path(path) -> str:
+    """A shipped bundle by its place in the package (reports stay the same on every machine)."""
+    from ldedit_core.models.bundle_locate import shipped_bundles_dir
+
+    path = Path(path).resolve()
+    shipped = shipped_bundles_dir().resolve()
+    return f"ldedit_core/bundles/{path.relative_to(shipped)}" if path.is_relative_to(shipped) else str(path)
+
+
 def _latent_stats(b: Bundle, sample: LatentSample) -> tuple[LatentStats, str]:
     if EXTRAS_NAME in b.extras:
         names = (b.meta.get("directions") or {}).get("diseases", b.diseases)
@@ -423,7 +432,7 @@ def evaluate(
     result = {
         "config": {
             "bundle": b.meta.get("name"),
-            "bundle_path": str(b.path),
+            "bundle_path": _describe_path(b.path),
             "diseases": names,
             "n": n,
             "n_followups": n_followups,
