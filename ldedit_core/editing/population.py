@@ -18,6 +18,35 @@ from ldedit_core.progress import ProgressCallback, check_cancel, report
 
 
 @torch.no_grad()
+def scored_samples(
+    G: nn.Module,
+    guide: nn.Module,
+    *,
+    n: int,
+    seed: int = 0,
+    batch: int = 256,
+    progress: ProgressCallback | None = None,
+    cancel: Any = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` codes ``w = G.mapping(z)`` (``z`` seeded) and the guide's probabilities on their images.
+
+    Returns:
+        float64 CPU tensors ``w [n, D]`` and ``probs [n, n_diseases]``.
+    """
+    device = next(G.parameters()).device
+    gen = torch.Generator().manual_seed(seed)
+    ws, probs = [], []
+    for start in range(0, n, batch):
+        check_cancel(cancel)
+        z = torch.randn(min(batch, n - start), G.z_dim, generator=gen).to(device)
+        w = G.mapping(z)
+        img = G.synthesis(G.broadcast(w), noise_mode="const")
+        ws.append(w.double().cpu())
+        probs.append(torch.sigmoid(guide(img).double()).cpu())
+        report(progress, "population", (start + len(z)) / n, f"{start + len(z)}/{n} samples")
+    return torch.cat(ws), torch.cat(probs)
+
+
 def sampled_population(
     G: nn.Module,
     guide: nn.Module,
@@ -30,18 +59,8 @@ def sampled_population(
     cancel: Any = None,
 ) -> LatentStats:
     """Moments of ``n`` generator samples' W codes with the guide's probabilities as soft labels."""
-    device = next(G.parameters()).device
-    gen = torch.Generator().manual_seed(seed)
-    ws, probs = [], []
-    for start in range(0, n, batch):
-        check_cancel(cancel)
-        z = torch.randn(min(batch, n - start), G.z_dim, generator=gen).to(device)
-        w = G.mapping(z)
-        img = G.synthesis(G.broadcast(w), noise_mode="const")
-        ws.append(w.double().cpu())
-        probs.append(torch.sigmoid(guide(img).double()).cpu())
-        report(progress, "population", (start + len(z)) / n, f"{start + len(z)}/{n} samples")
-    return fit_latent_stats(torch.cat(ws), torch.cat(probs), diseases)
+    ws, probs = scored_samples(G, guide, n=n, seed=seed, batch=batch, progress=progress, cancel=cancel)
+    return fit_latent_stats(ws, probs, diseases)
 
 
 @torch.no_grad()

@@ -14,7 +14,8 @@ import torch
 from torch import nn
 
 from ldedit_core.editing.latent_stats import LatentStats, fit_latent_stats
-from ldedit_core.progress import ProgressCallback, check_cancel, report
+from ldedit_core.editing.population import scored_samples
+from ldedit_core.progress import ProgressCallback
 
 
 @dataclass
@@ -82,15 +83,5 @@ def sample_latents(
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 2:
         raise ValueError(f"n must be an integer >= 2, got {n!r}")
-    device = next(G.parameters()).device
-    gen = torch.Generator().manual_seed(seed)
-    ws, probs = [], []
-    for start in range(0, n, batch):
-        check_cancel(cancel)
-        z = torch.randn(min(batch, n - start), G.z_dim, generator=gen).to(device)
-        w = G.mapping(z)
-        img = G.synthesis(G.broadcast(w), noise_mode="const")
-        ws.append(w.double().cpu())
-        probs.append(torch.sigmoid(guide(img).double()).cpu())
-        report(progress, "population", (start + len(z)) / n, f"{start + len(z)}/{n} samples")
-    return LatentSample(torch.cat(ws), torch.cat(probs), list(diseases), seed)
+    ws, probs = scored_samples(G, guide, n=n, seed=seed, batch=batch, progress=progress, cancel=cancel)
+    return LatentSample(ws, probs, list(diseases), seed)
