@@ -72,11 +72,10 @@ def demo_inputs(out: Path, *, seed: int, size: int, disease: str) -> tuple[Path,
 def run(args: argparse.Namespace) -> int:
     import pydicom
 
-    from ldedit_core.cli.edit_cmd import _table
-    from ldedit_core.cli.progress_display import Progress, stop_on_signals
+    from ldedit_core.cli.edit_cmd import _table, edit_and_write
+    from ldedit_core.cli.progress_display import Progress
     from ldedit_core.io import read_radiograph
     from ldedit_core.io.roi_read import read_roi
-    from ldedit_core.pipeline import Cancelled, synthesize_followups, write_outputs
 
     out: Path = args.out
     _prepare(out)
@@ -84,24 +83,20 @@ def run(args: argparse.Namespace) -> int:
     image = read_radiograph(source_path)
     roi = read_roi(roi_path, image)
     progress = Progress(json_lines=args.json_progress)
-    with stop_on_signals() as stop:
-        try:
-            result = synthesize_followups(
-                image,
-                roi,
-                args.disease,
-                n_followups=args.followups,
-                bundle=args.bundle,
-                device=args.device,
-                progress=progress,
-                cancel=stop,
-            )
-            paths = write_outputs(result, out / "result", progress=progress, cancel=stop)
-        except Cancelled:
-            progress.close()
-            print("ldedit demo: stopped; no result was written", file=sys.stderr)
-            return 130
-    progress.close()
+    done = edit_and_write(
+        image,
+        roi,
+        args.disease,
+        out / "result",
+        progress,
+        n_followups=args.followups,
+        bundle=args.bundle,
+        device=args.device,
+    )
+    if done is None:
+        print("ldedit demo: stopped; no result was written", file=sys.stderr)
+        return 130
+    result, paths = done
     outside = result.weights == 0
     for path in paths["followups"]:
         ds = pydicom.dcmread(path)

@@ -34,46 +34,59 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def edit_and_write(image, roi, disease: str, out: Path, progress, *, write: dict | None = None, **edit):
+    """``synthesize_followups`` then ``write_outputs`` under SIGINT/SIGTERM handling, as the CLI runs them.
+
+    Returns:
+        ``(result, paths)``, or ``None`` when a signal stopped it (nothing was written).
+    """
+    from ldedit_core.cli.progress_display import stop_on_signals
+    from ldedit_core.pipeline import Cancelled, synthesize_followups, write_outputs
+
+    with stop_on_signals() as stop:
+        try:
+            result = synthesize_followups(image, roi, disease, progress=progress, cancel=stop, **edit)
+            paths = write_outputs(result, out, progress=progress, cancel=stop, **(write or {}))
+        except Cancelled:
+            return None
+        finally:
+            progress.close()
+    return result, paths
+
+
 def run(args: argparse.Namespace) -> int:
-    from ldedit_core.cli.progress_display import Progress, stop_on_signals
+    from ldedit_core.cli.progress_display import Progress
     from ldedit_core.io import read_radiograph
     from ldedit_core.io.roi_read import read_roi
-    from ldedit_core.pipeline import Cancelled, EditOptions, synthesize_followups, write_outputs
+    from ldedit_core.pipeline import EditOptions
     from ldedit_core.pipeline.outputs import check_output_folder
 
     progress = Progress(json_lines=args.json_progress)
     check_output_folder(args.out)
     image = read_radiograph(args.input)
     roi = read_roi(args.mask, image, segment=args.segment) if args.mask else None
-    with stop_on_signals() as stop:
-        try:
-            result = synthesize_followups(
-                image,
-                roi,
-                args.disease,
-                n_followups=args.followups,
-                target=args.target,
-                regress=args.regress,
-                bundle=args.bundle,
-                device=args.device,
-                options=EditOptions(seed=args.seed),
-                progress=progress,
-                cancel=stop,
-            )
-            paths = write_outputs(
-                result,
-                args.out,
-                interval_days=args.interval_days,
-                iod=args.iod,
-                extra_summary={"command": "ldedit " + " ".join(args.argv)},
-                progress=progress,
-                cancel=stop,
-            )
-        except Cancelled:
-            progress.close()
-            print("ldedit edit: stopped; nothing was written", file=sys.stderr)
-            return 130
-    progress.close()
+    done = edit_and_write(
+        image,
+        roi,
+        args.disease,
+        args.out,
+        progress,
+        n_followups=args.followups,
+        target=args.target,
+        regress=args.regress,
+        bundle=args.bundle,
+        device=args.device,
+        options=EditOptions(seed=args.seed),
+        write={
+            "interval_days": args.interval_days,
+            "iod": args.iod,
+            "extra_summary": {"command": "ldedit " + " ".join(args.argv)},
+        },
+    )
+    if done is None:
+        print("ldedit edit: stopped; nothing was written", file=sys.stderr)
+        return 130
+    result, paths = done
     out = sys.stderr if args.json_progress else sys.stdout
     if args.json_progress:
         print(json.dumps({"stage": "result", "fraction": 1.0, "message": str(args.out), **result.summary()}))
