@@ -27,6 +27,18 @@ def sniff_format(path: Path) -> str | None:
     return None
 
 
+def existing_file(path: str | Path, what: str) -> Path:
+    """``path`` as a Path if it is a non-empty file, else an InputError saying which of those it is not."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("no such file", path)
+    if not path.is_file():
+        raise InputError("not a file", path)
+    if path.stat().st_size == 0:
+        raise InputError(f"empty file: not a {what}", path)
+    return path
+
+
 def read_radiograph(path: str | Path) -> Radiograph:
     """Read a chest radiograph from DICOM, PNG, JPEG, TIFF or NRRD. The file is only ever read.
 
@@ -45,13 +57,7 @@ def read_radiograph(path: str | Path) -> Radiograph:
         >>> rg.pixels.shape, rg.spacing_mm
         ((2500, 3000), (0.139, 0.139))
     """
-    path = Path(path)
-    if not path.exists():
-        raise InputError("no such file", path)
-    if not path.is_file():
-        raise InputError("not a file", path)
-    if path.stat().st_size == 0:
-        raise InputError(f"empty file: not a {SUPPORTED} file", path)
+    path = existing_file(path, f"{SUPPORTED} file")
     fmt = sniff_format(path)
     if fmt in ("png", "jpeg", "tiff"):
         from ldedit_core.io.image_read import read_image

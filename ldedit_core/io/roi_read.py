@@ -17,7 +17,7 @@ import numpy as np
 
 from ldedit_core.errors import InputError
 from ldedit_core.io.radiograph import Radiograph
-from ldedit_core.io.read import sniff_format
+from ldedit_core.io.read import existing_file, sniff_format
 
 if TYPE_CHECKING:
     from pydicom import Dataset
@@ -64,13 +64,7 @@ def read_roi(path: str | Path, radiograph: Radiograph, *, segment: str | int | N
         raise TypeError(f"radiograph must be a Radiograph, got {type(radiograph).__name__}")
     if segment is not None and (isinstance(segment, bool) or not isinstance(segment, (str, int))):
         raise TypeError(f"segment must be a str, an int or None, got {type(segment).__name__} {segment!r}")
-    path = Path(path)
-    if not path.exists():
-        raise InputError("no such file", path)
-    if not path.is_file():
-        raise InputError("not a file", path)
-    if path.stat().st_size == 0:
-        raise InputError(f"empty file: not a {SUPPORTED}", path)
+    path = existing_file(path, SUPPORTED)
     fmt = sniff_format(path)
     if fmt in ("png", "jpeg", "tiff"):
         _no_segments(segment, fmt.upper(), path)
