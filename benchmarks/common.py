@@ -31,3 +31,13 @@ def best_time(fn: Callable[[], object], repeat: int = 3, number: int = 1) -> flo
             fn()
         best = min(best, (time.perf_counter() - start) / number)
     return best
+
+
+def bench_devices(threads: int, *, cuda: bool = True) -> list[tuple[object, str]]:
+    """``(torch.device, name)`` for the CPU (``threads`` intra-op threads) and, when present, CUDA."""
+    import torch
+
+    devices = [(torch.device("cpu"), f"CPU x{threads}")]
+    if cuda and torch.cuda.is_available():
+        devices.append((torch.device("cuda"), torch.cuda.get_device_name(0)))
+    return devices

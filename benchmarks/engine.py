@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine
+from common import bench_devices, machine
 from engine_link_lr import bench_link_lr
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -123,10 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
     results = {"machine": machine(), "torch": torch.__version__, "threads": args.threads, "devices": {}}
-    for device in devices:
-        name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU x{args.threads}"
+    for device, name in bench_devices(args.threads):
         r = {"link_lr": bench_link_lr(device, args.pixels, 32, 2)}
         print(f"{name}: link-lr done", file=sys.stderr, flush=True)
         r["inversion"] = bench_inversion(device, args.images)

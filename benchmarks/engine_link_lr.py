@@ -28,7 +28,7 @@ import torch
 from torch.func import vjp, vmap
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import best_time, machine
+from common import bench_devices, best_time, machine
 
 
 def _sync(device: torch.device) -> None:
@@ -126,13 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    devices = [torch.device("cpu")]
-    if torch.cuda.is_available() and not args.no_cuda:
-        devices.append(torch.device("cuda"))
 
     rows, results = [], []
-    for device in devices:
-        name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU x{args.threads}"
+    for device, name in bench_devices(args.threads, cuda=not args.no_cuda):
         r = bench_link_lr(device, args.pixels, args.chunk, args.rounds)
         results.append({"device": name, "link_lr": r})
         s, total, timed = r["seconds"], r["jacobian_rows"], r["timed_rows"]

@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import best_time, machine
+from common import bench_devices, best_time, machine
 
 PRESETS = ("cpu64", "gpu128")
 
@@ -154,13 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    devices = [torch.device("cpu")]
-    if torch.cuda.is_available() and not args.no_cuda:
-        devices.append(torch.device("cuda"))
 
     rows, results = [], []
-    for device in devices:
-        name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU x{args.threads}"
+    for device, name in bench_devices(args.threads, cuda=not args.no_cuda):
         for preset in args.presets:
             g = bench_generator(preset, device, args.quick)
             t = bench_training(preset, device, args.quick)
