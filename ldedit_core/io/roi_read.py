@@ -420,6 +420,28 @@ def _dicom_seg_mask(ds: Dataset, path: Path, radiograph: Radiograph, segment: st
     return mask
 
 
+def seg_summary(path: str | Path) -> tuple[set[str], list[str]]:
+    """``(referenced SOP Instance UIDs, segment labels)`` of a DICOM SEG, read without its pixel data.
+
+    Lets a caller (the PACS service) match a SEG to the image it was painted on before reading the mask.
+
+    Raises:
+        InputError: not readable as DICOM, or not a Segmentation.
+    """
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    path = Path(path)
+    try:
+        ds = pydicom.dcmread(path, stop_before_pixels=True)
+    except (InvalidDicomError, OSError, EOFError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise InputError(f"unreadable DICOM header ({exc})", path) from exc
+    if str(ds.get("SOPClassUID", "")) not in SEG_SOP_CLASSES:
+        raise InputError(f"SOP Class {ds.get('SOPClassUID', '-')} is not a DICOM Segmentation", path)
+    labels = [str(item.get("SegmentLabel", "")) for item in ds.get("SegmentSequence", [])]
+    return _referenced_uids(ds), labels
+
+
 def _referenced_uids(ds: Dataset) -> set[str]:
     """SOP Instance UIDs the SEG says it was derived from (Referenced Series and per-frame Source Image)."""
     uids = {

@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+from ldedit_core.pipeline.bundles import bundle_diseases
 from ldedit_core.pipeline.followups import (
     EditOptions,
     FollowUps,
@@ -24,6 +25,7 @@ __all__ = [
     "Cancelled",
     "EditOptions",
     "FollowUps",
+    "bundle_diseases",
     "synthesize_followups",
     "synthesize_followups_batch",
     "write_outputs",

@@ -30,6 +30,19 @@ def get_bundle(bundle: Bundle | str | os.PathLike | None, device: torch.device) 
         return _CACHE[key]
 
 
+def bundle_diseases(bundle: Bundle | str | os.PathLike | None = None) -> list[str]:
+    """The disease names a bundle edits (its metadata only; the networks are not loaded)."""
+    if isinstance(bundle, Bundle):
+        return bundle.diseases
+    import json
+
+    folder = resolve_bundle(bundle if bundle is not None else "default")
+    try:
+        return list(json.loads((folder / "bundle.json").read_text())["diseases"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"not a bundle folder: bundle.json missing or unreadable ({exc})", folder) from exc
+
+
 def editing_parts(bundle: Bundle) -> dict[str, Any]:
     """The networks and statistics an edit needs, with a clear error naming what a bundle lacks."""
     missing = [role for role in REQUIRED if getattr(bundle, role) is None]
