@@ -66,13 +66,23 @@ def config_from_args(args: argparse.Namespace):
         if not m:
             raise InputError(f"--peer {text!r}: expected AET@HOST:PORT, e.g. ORTHANC@127.0.0.1:4242")
         cfg.peers[m[1]] = Peer(name=m[1], ae_title=m[1], host=m[2], port=int(m[3]))
-    changes = {
-        k: v for k, v in {"disease": args.disease, "followups": args.followups}.items() if v is not None
-    }
+    given = {"disease": args.disease, "followups": args.followups}
+    changes = {k: v for k, v in given.items() if v is not None}
     if changes:
-        cfg.rules = {n: dataclasses.replace(r, **changes) for n, r in cfg.rules.items()} or {
-            "default": Rule(**changes)
+        # rules.default changes, and so does every rule that inherited the key; a rule's own value stays
+        old = cfg.rules.get("default", Rule())
+        cfg.rules = {
+            name: dataclasses.replace(
+                rule,
+                **{
+                    k: v
+                    for k, v in changes.items()
+                    if name == "default" or getattr(rule, k) == getattr(old, k)
+                },
+            )
+            for name, rule in cfg.rules.items()
         }
+        cfg.rules.setdefault("default", dataclasses.replace(old, **changes))
     return cfg
 
 

@@ -213,10 +213,12 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> ServiceConf
             if section in _SECTIONS:
                 values.update(_section(table, _SECTIONS[section], section, where))
             elif section == "peers":
+                _table(table, "peers", where)
                 peers = {name: _peer(name, t, where) for name, t in table.items()}
             elif section == "rules":
                 rules = _rules(table, where)
             elif section == "seg_labels":
+                _table(table, "seg_labels", where)
                 seg_labels = {str(k).strip().lower(): str(v) for k, v in table.items()}
             else:
                 raise InputError(f"unknown section [{section}]", where)
@@ -231,34 +233,63 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> ServiceConf
 
 
 def _section(table: Any, keys: dict[str, str], section: str, where: Path) -> dict[str, Any]:
-    if not isinstance(table, dict):
-        raise InputError(f"[{section}] must be a table", where)
+    _table(table, section, where)
     unknown = sorted(set(table) - set(keys))
     if unknown:
         raise InputError(f"unknown key(s) in [{section}]: {', '.join(unknown)}", where)
-    return {keys[k]: v for k, v in table.items()}
+    defaults = ServiceConfig()
+    return {keys[k]: _typed(v, getattr(defaults, keys[k]), f"{section}.{k}", where) for k, v in table.items()}
+
+
+def _table(value: Any, name: str, where: Path | None) -> None:
+    if not isinstance(value, dict):
+        raise InputError(f"[{name}] must be a table", where)
+
+
+def _typed(value: Any, like: Any, key: str, where: Path | None) -> Any:
+    """``value`` if it has the type of the default ``like`` (an int passes for a float, text for a path)."""
+    if isinstance(like, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(like, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(like, float):
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+    elif isinstance(like, str | Path):
+        ok = isinstance(value, str | Path)
+    else:
+        ok = isinstance(value, type(like))
+    if not ok:
+        raise InputError(f"{key} = {value!r}: expected {type(like).__name__}", where)
+    return float(value) if isinstance(like, float) else value
 
 
 def _peer(name: str, table: dict, where: Path) -> Peer:
     allowed = {"ae_title", "host", "port", "store"}
     if not isinstance(table, dict) or set(table) - allowed or "port" not in table:
         raise InputError(f"[peers.{name}] needs host and port (keys: {', '.join(sorted(allowed))})", where)
-    return Peer(
+    peer = Peer(
         name=name,
-        ae_title=str(table.get("ae_title", name)),
-        host=str(table.get("host", "127.0.0.1")),
-        port=int(table["port"]),
-        store=bool(table.get("store", True)),
+        ae_title=_typed(table.get("ae_title", name), "", f"peers.{name}.ae_title", where),
+        host=_typed(table.get("host", "127.0.0.1"), "", f"peers.{name}.host", where),
+        port=_typed(table["port"], 0, f"peers.{name}.port", where),
+        store=_typed(table.get("store", True), True, f"peers.{name}.store", where),
     )
+    if not 1 <= len(peer.ae_title.strip()) <= 16 or not 1 <= peer.port <= 65535:
+        raise InputError(f"[peers.{name}]: AE title must be 1 to 16 characters and port 1 to 65535", where)
+    return peer
 
 
-def _rules(tables: dict, where: Path) -> dict[str, Rule]:
+def _rules(tables: Any, where: Path) -> dict[str, Rule]:
     """Rules by calling AE title; each starts from ``rules.default`` and overrides what it sets."""
-    known = {f.name for f in dataclasses.fields(Rule)}
+    _table(tables, "rules", where)
+    defaults = Rule()
     for name, table in tables.items():
-        unknown = sorted(set(table) - known) if isinstance(table, dict) else ["(not a table)"]
+        _table(table, f"rules.{name}", where)
+        unknown = sorted(set(table) - {f.name for f in dataclasses.fields(Rule)})
         if unknown:
             raise InputError(f"unknown key(s) in [rules.{name}]: {', '.join(unknown)}", where)
+        for key, value in table.items():
+            table[key] = _typed(value, getattr(defaults, key), f"rules.{name}.{key}", where)
     base = Rule(**tables.get("default", {}))
     return {name: dataclasses.replace(base, **table) for name, table in tables.items()}
 

@@ -76,7 +76,7 @@ def check_instance(path: Path, command_class: str, command_uid: str) -> Checked:
     import pydicom
 
     try:
-        ds = pydicom.dcmread(path, stop_before_pixels=True)
+        ds = pydicom.dcmread(path, defer_size="64 KB")  # Pixel Data is seen, but not read here
     except Exception as exc:  # any parser failure means the same to the sender
         raise Refused(CANNOT_UNDERSTAND, f"cannot parse the data set ({type(exc).__name__})") from None
     if "SOPClassUID" not in ds or "SOPInstanceUID" not in ds:
@@ -102,8 +102,9 @@ def check_instance(path: Path, command_class: str, command_uid: str) -> Checked:
 
 
 def _check_image(ds, path: Path, sop_class: str) -> None:
-    if "PixelData" not in ds and "Rows" not in ds:
-        raise Refused(DOES_NOT_MATCH, "image without Pixel Data")
+    missing = [k for k in ("PixelData", "Rows", "Columns") if k not in ds]
+    if missing:
+        raise Refused(DOES_NOT_MATCH, f"image without {', '.join(missing)}")
     colour = int(ds.get("SamplesPerPixel", 1)) != 1 or not str(
         ds.get("PhotometricInterpretation", "MONOCHROME2")
     ).startswith("MONOCHROME")

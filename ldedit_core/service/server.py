@@ -173,7 +173,7 @@ class Service:
             )
             checked = intake.check_instance(received, str(event.request.AffectedSOPClassUID), sop_uid)
             previous = self.store.instance_job(checked.sop_uid)
-            if previous is not None and previous.state not in ("received", "done"):
+            if previous is not None and previous.state not in ("received", "done", "failed"):
                 log("duplicate ignored", sop=sop_uid, job=previous.id, job_state=previous.state)
                 return 0x0000
             path = intake.spool_instance(received, checked, self.cfg.spool_dir)

@@ -2,9 +2,9 @@
 
 States: ``received`` (instances arriving) -> ``queued`` (study complete) -> ``running`` (being edited) ->
 ``sending`` (results written, C-STOREs going out) -> ``done``; or ``failed`` with ``last_error``. A restart
-puts ``running`` jobs back to ``queued`` (a job whose results were already written goes straight on to
-sending, so it is never edited twice to completion), and ``sending`` jobs resume with the instances the
-destination has not yet acknowledged (the ``sent`` table).
+puts ``running`` jobs back to ``queued``; the worker that takes one again and finds its results already
+written sends them instead of editing again, so no job is edited twice to completion. ``sending`` jobs
+resume with the result files the destination has not yet acknowledged (the ``sent`` table).
 
 SQLite rather than a broker: one file next to the spool, transactions that survive ``kill -9``, and
 ``ldedit jobs`` can read it while the server runs (WAL lets readers and the writer work at once).
@@ -143,7 +143,8 @@ class JobStore:
         ``mode``: ``"stable"`` adds it to its study's open job (a new one if none); ``"instance"`` makes it a
         job of its own, queued at once; ``"lookup"`` records it under no job (a SEG in instance mode, which
         later jobs of the study find with :meth:`study_instances`). A duplicate SOP Instance UID only
-        refreshes its job's quiet-period clock, unless that job is done (then it is a new request).
+        refreshes its job's quiet-period clock, unless that job has ended, done or failed: then it is a new
+        request (a PACS sending a study again after a fix).
         """
         now = time.time() if now is None else now
         with self._tx() as db:
@@ -152,7 +153,7 @@ class JobStore:
                 " WHERE i.sop_uid = ?",
                 (sop_uid,),
             ).fetchone()
-            if row and row["state"] == "done":  # sent again after delivery: a new request
+            if row and row["state"] in ("done", "failed"):  # sent again after the job ended: a new request
                 db.execute("DELETE FROM instances WHERE sop_uid = ?", (sop_uid,))
                 row = None
             if row:

@@ -313,11 +313,6 @@ WRONG_TYPES = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="load_config promises an InputError naming the file for a bad value, but values of the wrong "
-    "type escape as ValueError/TypeError/AttributeError, and peers' port and AE title are not validated",
-)
 @pytest.mark.parametrize("text", list(WRONG_TYPES.values()), ids=list(WRONG_TYPES))
 def test_value_of_the_wrong_type_is_an_input_error_naming_the_file(tmp_path, text):
     path = write(tmp_path, text)
@@ -420,11 +415,6 @@ def test_rule_flags_reach_per_caller_rules_that_inherit_the_key(tmp_path):
     assert cfg.rule_for("ER") == Rule(disease="effusion", interval_days=7)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="--disease/--followups are documented as rules.default settings, but config_from_args writes "
-    "them into every rule, so they also replace a key a [rules.<AE>] table sets explicitly",
-)
 def test_rule_flags_keep_what_a_per_caller_rule_sets_itself(tmp_path):
     path = write(
         tmp_path, '[rules.default]\ndisease = "nodule"\n[rules.ER]\ndisease = "effusion"\nfollowups = 2\n'

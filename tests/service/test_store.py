@@ -376,3 +376,12 @@ def test_concurrent_adds_from_two_threads(store):
     assert sorted(len(store.instances(j.id)) for j in jobs) == [50, 50]
     with sqlite3.connect(store.path) as db:
         assert db.execute("SELECT COUNT(*) FROM instances").fetchone()[0] == 100
+
+
+def test_an_instance_sent_again_after_its_job_failed_is_a_new_request(tmp_path):
+    s = JobStore(tmp_path / "jobs.sqlite")
+    first = add(s, "9.1", study="9", now=T0)
+    s.update(first, state="failed", last_error="no frontal image")
+    second = add(s, "9.1", study="9", now=T0 + 60)
+    assert second != first and s.get(second).state == "received"
+    assert [i.sop_uid for i in s.instances(second)] == ["9.1"] and s.instances(first) == []
