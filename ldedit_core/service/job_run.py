@@ -89,15 +89,15 @@ def plan_job(
 def _segment_disease(
     labels: list[str], mapping: dict[str, str], diseases: list[str], fallback: str
 ) -> tuple[int, str]:
-    """(1-based segment index, disease): the first segment whose label names a disease, else the first."""
+    """(0-based segment index, as read_roi takes it; disease): the first segment naming a disease, else 0."""
     for k, label in enumerate(labels):
         text = label.strip().lower()
         if text in mapping:
-            return k + 1, mapping[text]
+            return k, mapping[text]
         named = [d for d in diseases if d in text]
         if named:
-            return k + 1, named[0]
-    return 1, fallback
+            return k, named[0]
+    return 0, fallback
 
 
 def run_job(

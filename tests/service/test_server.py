@@ -140,7 +140,7 @@ def test_a_down_destination_gets_the_results_when_it_comes_back(tmp_path):
     assert len(dest.counts) == 3 and set(dest.counts.values()) == {1}
 
 
-def test_delivery_gives_up_keeps_the_files_and_a_retry_delivers(tmp_path):
+def test_delivery_gives_up_keeps_the_files_and_a_retry_delivers(tmp_path, capsys):
     from ldedit_core.cli.main import main
 
     dest = RecordingStorageSCP(aet="DEST")
@@ -155,6 +155,9 @@ def test_delivery_gives_up_keeps_the_files_and_a_retry_delivers(tmp_path):
         assert job.state == "failed" and job.send_attempts == 2 and job.last_error
         assert len(list(cfg.spool_dir.rglob("*.dcm"))) == 1, "a failed job must keep its received files"
         assert list((cfg.results_dir / f"job-{job.id}").rglob("*.dcm"))
+        assert main(["jobs", "--state-dir", str(cfg.state_dir), "--state", "failed"]) == 0
+        listed = capsys.readouterr().out
+        assert f"{job.id}  failed" in listed and "no association with DEST" in listed
         with dest:
             assert main(["jobs", "retry", str(job.id), "--state-dir", str(cfg.state_dir)]) == 0
             assert svc.wait_idle(60)
