@@ -7,7 +7,7 @@ A file, section by section (every key optional)::
     host = "127.0.0.1"        # loopback by default: open it to the network on purpose
     port = 11112
     state_dir = "ldedit-serve"  # spool/, results/, jobs.sqlite
-    max_associations = 10
+    max_associations = 32      # more at once are rejected (local limit exceeded)
     max_pdu = 16382           # bytes; 0 = unlimited
     acse_timeout = 30         # seconds
     dimse_timeout = 60
@@ -106,7 +106,7 @@ class ServiceConfig:
     host: str = "127.0.0.1"
     port: int = 11112
     state_dir: Path = Path("ldedit-serve")
-    max_associations: int = 10
+    max_associations: int = 32
     max_pdu: int = 16382
     acse_timeout: float = 30.0
     dimse_timeout: float = 60.0

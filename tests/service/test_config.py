@@ -51,7 +51,7 @@ def test_doc_example_parses_to_the_documented_values(tmp_path):
     assert cfg.db_path == Path("ldedit-serve/jobs.sqlite")
     assert cfg.spool_dir == Path("ldedit-serve/spool")
     assert cfg.results_dir == Path("ldedit-serve/results")
-    assert (cfg.max_associations, cfg.max_pdu) == (10, 16382)
+    assert (cfg.max_associations, cfg.max_pdu) == (32, 16382)
     assert (cfg.acse_timeout, cfg.dimse_timeout, cfg.network_timeout) == (30, 60, 60)
     assert (cfg.min_free_mb, cfg.max_instance_mb, cfg.log_file) == (500, 1024, "")
     # [tls] names files that need not exist: the loader only checks that all three are given
