@@ -200,3 +200,32 @@ def test_a_lateral_only_study_fails_with_a_reason(tmp_path, dest, view):
         job = svc.store.jobs()[0]
     assert job.state == "failed" and "lateral" in job.last_error
     assert dest.received == []
+
+
+def test_logs_are_json_lines_with_uids_and_no_patient_data(tmp_path, dest):
+    import json
+    import logging
+
+    from ldedit_core.service.logs import LOGGER, setup_logging
+
+    saved = LOGGER.handlers[:], LOGGER.propagate, LOGGER.level
+    log_file = tmp_path / "serve.jsonl"
+    setup_logging(str(log_file))
+    try:
+        source = study(tmp_path, seed=11)  # PatientName SERVICE^TEST11, PatientID SVC-11
+        with running(service_config(tmp_path / "state", dest.port)) as svc:
+            assert c_store(svc.port, source) == 0x0000
+            assert c_store(svc.port, _colour(_ds(source))) == DOES_NOT_MATCH
+            assert svc.wait_idle(120)
+    finally:
+        for handler in LOGGER.handlers:
+            handler.close()
+        LOGGER.handlers[:], LOGGER.propagate = saved[0], saved[1]
+        LOGGER.setLevel(saved[2] or logging.NOTSET)
+    text = log_file.read_text()
+    records = [json.loads(line) for line in text.splitlines()]
+    events = [r["event"] for r in records]
+    for expected in ("started", "association", "stored", "refused", "job running", "job done", "stopped"):
+        assert expected in events
+    assert any(r.get("sop") == pydicom.dcmread(source).SOPInstanceUID for r in records)
+    assert "SERVICE^TEST11" not in text and "SVC-11" not in text and "20260105" not in text
