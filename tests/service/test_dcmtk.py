@@ -67,3 +67,22 @@ def test_storescu_study_with_a_seg_is_edited_in_the_seg_region(tmp_path, dest):
     outside = ~heart
     for ds in followups:  # everything outside the painted region stays the patient's own, bit for bit
         assert np.array_equal(ds.pixel_array[outside], source.pixel_array[outside])
+
+
+def test_instance_mode_edits_each_image_at_once_with_a_seg_sent_before_it(tmp_path, dest):
+    storescu = require_tool("storescu", "dcmtk")
+    image_path = study(tmp_path, seed=32)
+    heart = make_phantom(32, size=128).masks["heart"] > 0.5
+    seg_path = write_roi_seg(heart, read_radiograph(image_path), tmp_path / "seg.dcm", label="Cardiomegaly")
+    cfg = service_config(tmp_path / "state", dest.port, completion="instance", stable_age=3600)
+    with running(cfg) as svc:
+        for path in (seg_path, image_path):  # the SEG first: it waits, under no job, for its image
+            sent = run_tool(
+                [storescu, "-R", "-aet", "DEST", "-aec", "LDEDIT", "127.0.0.1", str(svc.port), path]
+            )
+            assert sent.returncode == 0, sent.stderr
+        assert svc.wait_idle(120)  # stable_age is an hour: only instance mode can have finished the job
+        (job,) = svc.store.jobs()
+    assert job.state == "done", job.last_error
+    summary = json.loads(next((cfg.results_dir / f"job-{job.id}").glob("*/summary.json")).read_text())
+    assert summary["disease"] == "cardiomegaly" and summary["roi_source"] == "dicom-seg"
