@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/io_phantoms.py
 	$(BIN)/python benchmarks/generator.py --quick
 	$(BIN)/python benchmarks/engine.py --json docs/figures/engine.json
+	$(BIN)/python benchmarks/service.py --json docs/figures/service.json
 
 # The shipped default bundle, rebuilt from scratch (or continued: every step resumes from runs/).
 # GPU: `make default-bundle PRESET=gpu128 GAN_KIMG=2000`. CPU: the defaults below, hours in the background.

@@ -98,7 +98,10 @@ class LDEditSlicerWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.logic = LDEditSlicerLogic()
 
         self.ui.diseaseComboBox.addItems(DEFAULT_DISEASES)
-        self.ui.deviceComboBox.addItems(device_choices(describe_torch()))
+        # GPUs are listed when Advanced is opened: probing torch takes a few seconds in another process
+        self.ui.deviceComboBox.addItems(["auto", "cpu"])
+        self._torchInfo = None
+        self.ui.advancedCollapsibleButton.connect("contentsCollapsed(bool)", self._onAdvancedToggled)
         self.ui.segmentSelector.connect("currentSegmentChanged(QString)", self._onSegmentChanged)
         self.ui.segmentSelector.connect("currentNodeChanged(vtkMRMLNode*)", self._onSegmentationChanged)
         self.ui.editSegmentsButton.connect("clicked(bool)", self.onEditSegments)
@@ -149,6 +152,20 @@ class LDEditSlicerWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                 self.ui.segmentSelector.setCurrentSegmentID(self._parameterNode.segmentId)
             self._updateApply()
 
+    def torchInfo(self) -> dict:
+        """What torch offers, probed once in PythonSlicer so torch never loads into Slicer itself."""
+        if self._torchInfo is None:
+            self._torchInfo = describe_torch(python=self.logic.pythonSlicer())
+        return self._torchInfo
+
+    def _onAdvancedToggled(self, collapsed):
+        if collapsed or self.ui.deviceComboBox.count > 2:
+            return
+        with slicer.util.tryWithErrorDisplay("Could not list the GPUs.", waitCursor=True):
+            for choice in device_choices(self.torchInfo()):
+                if self.ui.deviceComboBox.findText(choice) < 0:
+                    self.ui.deviceComboBox.addItem(choice)
+
     def _onSegmentationChanged(self, node):
         if self._parameterNode:
             self._parameterNode.segmentation = node
@@ -197,12 +214,12 @@ class LDEditSlicerWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             return
         with slicer.util.tryWithErrorDisplay("LDEdit could not start.", waitCursor=True):
             p = self._parameterNode
-            problem = device_problem(describe_torch(), p.device)
+            if not self.logic.ensureDependencies(ask=True):
+                return
+            problem = device_problem(self.torchInfo(), p.device)
             if problem and not slicer.util.confirmOkCancelDisplay(problem + "\n\nContinue on the CPU?"):
                 return
             device = "cpu" if problem else p.device
-            if not self.logic.ensureDependencies(ask=True):
-                return
             self._outDir = tempfile.mkdtemp(prefix="ldedit-") + "/out"
             command = self.logic.command(p, self._outDir, device=device)
             self._process = EditProcess(command)
