@@ -364,14 +364,15 @@ class LDEditSlicerLogic(ScriptedLoadableModuleLogic):
         sourceVolume.GetIJKToRASMatrix(ijkToRas)
         shNode = slicer.mrmlScene.GetSubjectHierarchyNode()
         patientItem = shNode.GetItemParent(shNode.GetItemParent(shNode.GetItemByDataNode(sourceVolume)))
+        if not patientItem:  # not loaded from DICOM: a subject of its own holds the synthetic studies
+            patientItem = shNode.CreateSubjectItem(shNode.GetSceneItemID(), "LDEdit synthetic patient")
         sequence = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLSequenceNode", f"LDEdit {results.disease}")
         for k, array in enumerate(followup_arrays(results)):
             name = f"{sourceVolume.GetName()} follow-up {k + 1} (day {results.days[k + 1]:g}, synthetic)"
             volume = slicer.util.addVolumeFromArray(array[None], ijkToRas, name)
             sequence.SetDataNodeAtValue(volume, str(k + 1))
-            if patientItem:
-                study = shNode.CreateStudyItem(patientItem, f"Synthetic follow-up {k + 1}")
-                shNode.SetItemParent(shNode.GetItemByDataNode(volume), study)
+            study = shNode.CreateStudyItem(patientItem, f"Synthetic follow-up {k + 1}")
+            shNode.SetItemParent(shNode.GetItemByDataNode(volume), study)
         browser = slicer.mrmlScene.AddNewNodeByClass(
             "vtkMRMLSequenceBrowserNode", f"LDEdit {results.disease}"
         )
