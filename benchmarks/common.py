@@ -41,3 +41,13 @@ def bench_devices(threads: int, *, cuda: bool = True) -> list[tuple[object, str]
     if cuda and torch.cuda.is_available():
         devices.append((torch.device("cuda"), torch.cuda.get_device_name(0)))
     return devices
+
+
+def save_json(path, results) -> None:
+    """Write a benchmark's figures (numpy scalars as floats), creating the folder: docs/figures/*.json."""
+    import json
+    from pathlib import Path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2, default=float) + "\n")

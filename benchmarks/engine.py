@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import bench_devices, machine
+from common import bench_devices, machine, save_json
 from engine_link_lr import bench_link_lr
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -157,8 +157,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| {name} | `ldedit edit`, 10 follow-ups, 512 px DICOM, s | {e['seconds']:.1f} | "
                   f"stages: {stages} | - | <= 60 s |")  # fmt: skip
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2, default=float) + "\n")
+        save_json(args.json, results)
     return 0
 
 

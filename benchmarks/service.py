@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import bench_devices, machine
+from common import bench_devices, machine, save_json
 
 HOST = "127.0.0.1"
 SENDER_AE = "BENCH"
@@ -576,8 +576,7 @@ def main(argv: list[str] | None = None) -> int:
             results["latency_options"] = options or "defaults"
     print_tables(results)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2, default=float) + "\n")
+        save_json(args.json, results)
     return 0
 
 
