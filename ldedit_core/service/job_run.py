@@ -56,9 +56,15 @@ def plan_job(
     import pydicom
 
     rule = cfg.rule_for(calling_ae)
+    # each SEG's header is read once: (path, referenced SOP Instance UIDs, segment labels)
+    segs = {
+        i.sop_uid: (i.path, *seg_summary(i.path))
+        for i in (*job_instances, *study_instances)
+        if i.sop_class == SEGMENTATION and i.path.exists()
+    }
     images = [i for i in job_instances if i.sop_class in IMAGE_CLASSES]
     if not images:  # a SEG on its own (instance mode): it asks for its image to be edited again
-        wanted = {uid for i in job_instances if i.sop_class == SEGMENTATION for uid in seg_summary(i.path)[0]}
+        wanted = {uid for i in job_instances if i.sop_uid in segs for uid in segs[i.sop_uid][1]}
         images = [i for i in study_instances if i.sop_uid in wanted and i.path.exists()]
     if not images:
         raise InputError("the study holds no CR, DX or Secondary Capture image to edit")
@@ -69,18 +75,14 @@ def plan_job(
             frontal.append(image)
     if not frontal:
         raise InputError("the study holds only lateral views; LDEdit edits frontal (PA/AP) radiographs")
-    segs = {i.sop_uid: i for i in (*job_instances, *study_instances) if i.sop_class == SEGMENTATION}
     diseases = bundle_diseases(cfg.bundle)
     plans = []
     for image in frontal:
         seg, segment, disease = None, None, rule.disease
-        for candidate in segs.values():
-            if not candidate.path.exists():
-                continue
-            refs, labels = seg_summary(candidate.path)
+        for path, refs, labels in segs.values():
             if image.sop_uid in refs and labels:
                 segment, disease = _segment_disease(labels, cfg.seg_labels, diseases, rule.disease)
-                seg = candidate.path
+                seg = path
                 break
         plans.append(EditPlan(image, disease, seg, segment, rule))
     return plans

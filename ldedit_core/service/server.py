@@ -177,10 +177,9 @@ class Service:
                 log("duplicate ignored", sop=sop_uid, job=previous.id, job_state=previous.state)
                 return 0x0000
             path = intake.spool_instance(received, checked, self.cfg.spool_dir)
-            image = checked.sop_class in intake.IMAGE_CLASSES
-            mode = (
-                self.cfg.completion if image else ("stable" if self.cfg.completion == "stable" else "lookup")
-            )
+            # in instance mode a SEG is no job of its own: it waits for its image's job ("lookup")
+            seg_apart = self.cfg.completion == "instance" and checked.sop_class not in intake.IMAGE_CLASSES
+            mode = "lookup" if seg_apart else self.cfg.completion
             job = self.store.add_instance(
                 sop_uid=checked.sop_uid,
                 study_uid=checked.study_uid,
