@@ -81,6 +81,8 @@ def _trainer(preset: str, device: torch.device, augment: bool):
         batch=batch,
         r1_gamma=2e-4 * g_cfg.resolution**2 / batch,
         augment=GanTrainingConfig().augment if augment else (),
+        augment_p=1.0,  # on: every image augmented (the most an adaptive run ever pays)
+        ada_target=0.0,
     )
     return GanTrainer(cfg, images, device=device)
 

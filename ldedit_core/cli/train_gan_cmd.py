@@ -3,7 +3,8 @@
     ldedit train-gan --out runs/gan --data phantoms --preset cpu64 --kimg 300
     torchrun --nproc_per_node 4 -m ldedit_core.cli.main train-gan --out runs/gan --preset gpu128 ...
 
-``--resume`` continues from ``OUT/checkpoint.safetensors`` exactly where it stopped.
+``--resume`` continues from ``OUT/checkpoint.safetensors`` exactly where it stopped; augmentation flags
+given with ``--resume`` change the run's augmentation from then on (recorded in the checkpoint).
 """
 
 from __future__ import annotations
@@ -30,6 +31,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--micro-batch", type=int, default=0, help="gradient accumulation chunk (0: off)")
     p.add_argument("--r1-gamma", type=float, default=None, help="R1 weight (default 2e-4 * res^2 / batch)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--augment-p", type=float, default=None, help="augmentation probability to start from (default 0)"
+    )
+    p.add_argument(
+        "--ada-target",
+        type=float,
+        default=None,
+        help="adapt the probability so that E[sign(D(real))] stays here (ADA; default 0.6; 0: fixed p)",
+    )
+    p.add_argument(
+        "--ada-kimg", type=float, default=None, help="kimg for the probability to move by 1 (default 100)"
+    )
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.safetensors")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     p.add_argument("--snapshot-kimg", type=float, default=10.0)
@@ -56,9 +69,20 @@ def run(args: argparse.Namespace) -> int:
         rank=info.rank,
     )
     ckpt = args.out / CHECKPOINT
+    augment = {
+        key: value
+        for key, value in (
+            ("augment_p", args.augment_p),
+            ("ada_target", args.ada_target),
+            ("ada_kimg", args.ada_kimg),
+        )
+        if value is not None
+    }
     if args.resume and ckpt.is_file():
-        trainer = GanTrainer.from_checkpoint(ckpt, images, device=device, dist_info=info)
+        trainer = GanTrainer.from_checkpoint(ckpt, images, device=device, dist_info=info, overrides=augment)
         LOGGER.warning("resuming from %s at %.1f kimg", ckpt, trainer.kimg)
+        if augment:
+            LOGGER.warning("augmentation from now on: %s (probability %.3f)", augment, trainer.augment_p)
     else:
         if ckpt.is_file():
             raise SystemExit(f"ldedit train-gan: {ckpt} exists; pass --resume to continue it or choose --out")
@@ -70,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
             micro_batch=args.micro_batch,
             r1_gamma=gamma,
             seed=args.seed,
+            **augment,
         )
         trainer = GanTrainer(cfg, images, device=device, dist_info=info)
     if info.is_main:

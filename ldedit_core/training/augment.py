@@ -5,6 +5,11 @@ radiographs while G still learns the un-augmented distribution. Hand-written bec
 differentiable with respect to the image and seeded by an explicit ``torch.Generator`` (exact resume);
 MONAI's random transforms are neither. Policies suited to radiographs: brightness, contrast (exposure and
 processing vary), translation (positioning) and cutout; no colour or flips (anatomy is lateralised).
+
+Each policy is applied to each image with probability ``p``: 1 is DiffAugment (always on); the trainer can
+instead adapt ``p`` as StyleGAN2-ADA does (raise it while D overfits, lower it while D does not), because
+always-on augmentation spends a small discriminator's capacity on invariances it does not need while the
+data set is large against the training length.
 """
 
 from __future__ import annotations
@@ -15,25 +20,39 @@ import torch.nn.functional as F
 POLICIES = ("brightness", "contrast", "translation", "cutout")
 
 
-def diff_augment(x: torch.Tensor, policy: tuple[str, ...], generator: torch.Generator) -> torch.Tensor:
-    """Augment a batch ``[N, C, H, W]`` (values about [-1, 1]) with the given policies, differentiably."""
+def diff_augment(
+    x: torch.Tensor, policy: tuple[str, ...], generator: torch.Generator, p: float = 1.0
+) -> torch.Tensor:
+    """Augment a batch ``[N, C, H, W]`` (values about [-1, 1]) with the given policies, differentiably.
+
+    Each policy is applied to each image with probability ``p`` (drawn from ``generator``); ``p >= 1``
+    applies every policy to every image and draws exactly what earlier versions drew.
+    """
     unknown = set(policy) - set(POLICIES)
     if unknown:
         raise ValueError(f"unknown augmentation policies {sorted(unknown)}; choose from {POLICIES}")
+    if p <= 0:
+        return x
     n = x.shape[0]
 
     def rand(*shape: int) -> torch.Tensor:
         return torch.rand(shape, generator=generator).to(x.device, x.dtype)
 
+    def maybe(augmented: torch.Tensor, original: torch.Tensor) -> torch.Tensor:
+        if p >= 1:
+            return augmented
+        keep = rand(n, 1, 1, 1) >= p
+        return torch.where(keep, original, augmented)
+
     if "brightness" in policy:
-        x = x + (rand(n, 1, 1, 1) - 0.5) * 0.4
+        x = maybe(x + (rand(n, 1, 1, 1) - 0.5) * 0.4, x)
     if "contrast" in policy:
         mean = x.mean(dim=(1, 2, 3), keepdim=True)
-        x = (x - mean) * (rand(n, 1, 1, 1) * 0.6 + 0.7) + mean
+        x = maybe((x - mean) * (rand(n, 1, 1, 1) * 0.6 + 0.7) + mean, x)
     if "translation" in policy:
-        x = _translate(x, rand(n, 2) - 0.5, ratio=0.125)
+        x = maybe(_translate(x, rand(n, 2) - 0.5, ratio=0.125), x)
     if "cutout" in policy:
-        x = _cutout(x, rand(n, 2), ratio=0.25)
+        x = maybe(_cutout(x, rand(n, 2), ratio=0.25), x)
     return x
 
 

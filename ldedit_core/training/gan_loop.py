@@ -104,7 +104,12 @@ def _loop(
         stats = trainer.train_step()
         window.append(stats)
         bar.update(trainer.config.batch / 1000)
-        bar.set_postfix(G=f"{stats['loss_g']:.2f}", D=f"{stats['loss_d']:.2f}", refresh=False)
+        bar.set_postfix(
+            G=f"{stats['loss_g']:.2f}",
+            D=f"{stats['loss_d']:.2f}",
+            p=f"{trainer.augment_p:.2f}",
+            refresh=False,
+        )
         now = time.monotonic()
         if trainer.kimg >= next_snapshot:
             if main:
@@ -158,7 +163,7 @@ def plot_losses(stats_path: Path, png: Path) -> Path:
 
     rows = [json.loads(line) for line in stats_path.read_text().splitlines() if line.strip()]
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    for key in ("loss_g", "loss_d", "r1"):
+    for key in ("loss_g", "loss_d", "r1", "augment_p"):
         ax.plot([r["kimg"] for r in rows], [r.get(key, np.nan) for r in rows], label=key)
     ax.set_xlabel("kimg")
     ax.legend()

@@ -1,5 +1,6 @@
-"""StyleGAN2 training: non-saturating logistic loss, lazy R1, EMA generator, DiffAugment, style mixing,
-gradient accumulation, mixed precision on CUDA, multi-process gradient averaging and exact resume.
+"""StyleGAN2 training: non-saturating logistic loss, lazy R1, EMA generator, DiffAugment with an adaptive
+(ADA-style) probability, style mixing, gradient accumulation, mixed precision on CUDA, multi-process
+gradient averaging and exact resume.
 
 Every random draw of step ``s`` (batch indices, z, noise, augmentation) is seeded from ``(seed, s)``, so a
 run resumed from a checkpoint continues exactly as the uninterrupted run would have, with no RNG state to
@@ -47,8 +48,18 @@ class GanTrainingConfig:
     ema_rampup: float = 0.05
     style_mixing: float = 0.9
     augment: tuple[str, ...] = POLICIES
+    # each policy is applied with probability p; with ada_target > 0 p adapts (StyleGAN2-ADA): every
+    # ada_interval steps it moves by batch * ada_interval / (ada_kimg * 1000) towards the value at which
+    # E[sign(D(augmented real))] equals ada_target. ada_target 0 keeps p fixed (1: DiffAugment).
+    augment_p: float = 0.0
+    ada_target: float = 0.6
+    ada_kimg: float = 100.0
+    ada_interval: int = 4
     seed: int = 0
     amp: bool = True  # bf16 autocast, used only on CUDA
+
+    #: fields that may change when a run is resumed (they change no tensor shape)
+    RESUMABLE_OVERRIDES = ("augment_p", "ada_target", "ada_kimg", "lr_g", "lr_d", "r1_gamma", "ema_kimg")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -61,6 +72,9 @@ class GanTrainingConfig:
         d["generator"] = GeneratorConfig(**d["generator"])
         d["discriminator"] = DiscriminatorConfig(**d["discriminator"])
         d["augment"] = tuple(d.get("augment", ()))
+        # checkpoints written before ADA existed augmented always, with a fixed probability
+        d.setdefault("augment_p", 1.0)
+        d.setdefault("ada_target", 0.0)
         return cls(**d)
 
 
@@ -105,6 +119,9 @@ class GanTrainer:
         )
         self.step = 0
         self.amp = c.amp and self.device.type == "cuda"
+        self.augment_p = float(c.augment_p)
+        # sum of sign(D(real)) and its count since the last adjustment, on the device (NCCL reduces there)
+        self._ada_signs = torch.zeros(2, dtype=torch.float64, device=self.device)
 
     @staticmethod
     def _check_images(images: torch.Tensor, c: GanTrainingConfig) -> None:
@@ -139,7 +156,19 @@ class GanTrainer:
         return G.synthesis(ws, noise_mode="random")
 
     def _aug(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        return diff_augment(x, self.config.augment, gen) if self.config.augment else x
+        return diff_augment(x, self.config.augment, gen, self.augment_p) if self.config.augment else x
+
+    def _adapt_augment(self) -> None:
+        """ADA's heuristic: r_t = E[sign(D(real))] over the last interval, summed over all ranks."""
+        c = self.config
+        if c.ada_target <= 0 or not c.augment or (self.step + 1) % c.ada_interval:
+            return
+        signs = self._ada_signs.clone()
+        average_tensors([signs], self.dist.world_size)  # a mean of both sums: their ratio is unchanged
+        rt = float(signs[0] / signs[1].clamp(min=1))
+        step = c.batch * c.ada_interval / (c.ada_kimg * 1000)
+        self.augment_p = min(max(self.augment_p + (step if rt > c.ada_target else -step), 0.0), 1.0)
+        self._ada_signs.zero_()
 
     def _autocast(self):
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp)
@@ -181,7 +210,10 @@ class GanTrainer:
                 fake = self._fakes(self.micro, update_w_avg=False)
             with self._autocast():
                 loss = F.softplus(self.D(self._aug(fake, gen_aug))).mean()
-                loss = loss + F.softplus(-self.D(self._aug(real, gen_aug))).mean()
+                real_logits = self.D(self._aug(real, gen_aug))
+                loss = loss + F.softplus(-real_logits).mean()
+            self._ada_signs[0] += real_logits.detach().float().sign().sum()
+            self._ada_signs[1] += real_logits.numel()
             if do_r1:
                 real_r1 = real.detach().requires_grad_(True)
                 logits = self.D(self._aug(real_r1, gen_aug))
@@ -195,6 +227,8 @@ class GanTrainer:
         self.opt_d.step()
 
         self._update_ema()
+        stats["augment_p"] = self.augment_p
+        self._adapt_augment()
         self.step += 1
         return stats
 
@@ -221,6 +255,8 @@ class GanTrainer:
             "step": self.step,
             "kimg": self.kimg,
             "config": self.config.to_dict(),
+            "augment_p": self.augment_p,
+            "ada_signs": self._ada_signs.tolist(),
             "opt_g": meta_g,
             "opt_d": meta_d,
             **(extra or {}),
@@ -235,17 +271,40 @@ class GanTrainer:
         *,
         device: str | torch.device = "cpu",
         dist_info: DistInfo | None = None,
+        overrides: dict | None = None,
     ) -> GanTrainer:
-        """Rebuild a trainer from :meth:`save_checkpoint`'s file and continue where it stopped."""
+        """Rebuild a trainer from :meth:`save_checkpoint`'s file and continue where it stopped.
+
+        ``overrides`` changes hyper-parameters that leave every tensor's shape alone
+        (``GanTrainingConfig.RESUMABLE_OVERRIDES``: augmentation, learning rates, R1, EMA); the run then
+        continues from the same state but is no longer the uninterrupted run's exact twin.
+        """
         from ldedit_core.errors import InputError
 
         tensors, meta = load_tensors(path)
         if meta.get("kind") != CHECKPOINT_KIND:
             raise InputError(f"not an LDEdit GAN checkpoint (kind {meta.get('kind')!r})", path)
-        trainer = cls(GanTrainingConfig.from_dict(meta["config"]), images, device=device, dist_info=dist_info)
+        overrides = dict(overrides or {})
+        unknown = set(overrides) - set(GanTrainingConfig.RESUMABLE_OVERRIDES)
+        if unknown:
+            raise ValueError(
+                f"cannot change {sorted(unknown)} when resuming; only {GanTrainingConfig.RESUMABLE_OVERRIDES}"
+            )
+        config = GanTrainingConfig.from_dict({**meta["config"], **overrides})
+        trainer = cls(config, images, device=device, dist_info=dist_info)
         for name, module in (("G", trainer.G), ("D", trainer.D), ("G_ema", trainer.G_ema)):
             module.load_state_dict(unprefixed(name, tensors))
         trainer.opt_g.load_state_dict(unflatten_optimizer("opt_g", tensors, meta["opt_g"]))
         trainer.opt_d.load_state_dict(unflatten_optimizer("opt_d", tensors, meta["opt_d"]))
+        # the optimizers' saved state carries the old learning rates; the (possibly overridden) config rules
+        ratio = config.r1_interval / (config.r1_interval + 1)
+        for group in trainer.opt_g.param_groups:
+            group["lr"] = config.lr_g
+        for group in trainer.opt_d.param_groups:
+            group["lr"] = config.lr_d * ratio
         trainer.step = int(meta["step"])
+        if "augment_p" not in overrides:
+            trainer.augment_p = float(meta.get("augment_p", config.augment_p))
+        if "ada_signs" in meta:
+            trainer._ada_signs.copy_(torch.tensor(meta["ada_signs"], dtype=torch.float64))
         return trainer

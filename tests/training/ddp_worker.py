@@ -18,12 +18,26 @@ def main(out: str) -> None:
     info, device = init_from_env("cpu")
     g, d = preset_configs("tiny16")
     images = (torch.arange(32 * 256) % 251).to(torch.uint8).reshape(32, 1, 16, 16)
-    cfg = GanTrainingConfig(generator=g, discriminator=d, batch=8, r1_interval=2, seed=3)
+    # a fast-moving adaptive augmentation probability: every rank must agree on it
+    cfg = GanTrainingConfig(
+        generator=g,
+        discriminator=d,
+        batch=8,
+        r1_interval=2,
+        seed=3,
+        augment_p=0.5,
+        ada_kimg=0.01,
+        ada_interval=1,
+    )
     trainer = GanTrainer(cfg, images, device=device, dist_info=info)
     for _ in range(3):
         trainer.train_step()
     tensors = {**prefixed("G", trainer.G), **prefixed("D", trainer.D), **prefixed("G_ema", trainer.G_ema)}
-    save_tensors(Path(out) / f"rank{info.rank}.safetensors", tensors, {"world": info.world_size})
+    save_tensors(
+        Path(out) / f"rank{info.rank}.safetensors",
+        tensors,
+        {"world": info.world_size, "augment_p": trainer.augment_p},
+    )
     torch.distributed.destroy_process_group()
 
 

@@ -130,9 +130,11 @@ def _torchrun(tmp_path: Path, *args: str) -> None:
 
 def test_two_gloo_processes_end_with_identical_weights(tmp_path):
     _torchrun(tmp_path, str(REPO / "tests" / "training" / "ddp_worker.py"), str(tmp_path))
-    rank0, _ = load_tensors(tmp_path / "rank0.safetensors")
+    rank0, meta0 = load_tensors(tmp_path / "rank0.safetensors")
     rank1, meta = load_tensors(tmp_path / "rank1.safetensors")
     assert meta["world"] == 2
+    # the adaptive augmentation probability moved, by the same all-reduced statistic on both ranks
+    assert meta0["augment_p"] == meta["augment_p"] != 0.5
     assert rank0.keys() == rank1.keys()
     assert all(torch.equal(rank0[k], rank1[k]) for k in rank0)
     # and they trained: differs from a fresh initialisation
