@@ -48,11 +48,18 @@ def main(argv: list[str] | None = None) -> int:
     q.update({"bundle": args.bundle, "machine": machine(), "seconds": round(time.monotonic() - start, 1)})
 
     print(f"bundle {bundle.path}  ({q['n_real']} held-out real phantoms, {q['n_generated']} generated)\n")
-    print("| disease | evaluator AUROC (>= 0.95) | rate real | rate generated | gap (<= 0.10) |")
-    print("|---|---|---|---|---|")
+    print(
+        "| disease | evaluator AUROC (>= 0.95) | rate real | rate generated | gap (<= 0.10) "
+        "| evaluator's rate on real |"
+    )
+    print("|---|---|---|---|---|---|")
     for d in q["diseases"]:
         real, fake = q["disease_rate_real"][d], q["disease_rate_generated"][d]
-        print(f"| {d} | {q['evaluator_auroc'][d]:.3f} | {real:.3f} | {fake:.3f} | {abs(real - fake):.3f} |")
+        called = q["disease_rate_real_by_evaluator"][d]
+        print(
+            f"| {d} | {q['evaluator_auroc'][d]:.3f} | {real:.3f} | {fake:.3f} | {abs(real - fake):.3f} "
+            f"| {called:.3f} |"
+        )
     print(f"\nC2ST accuracy (<= 0.75): {q['c2st_accuracy']:.3f}")
     print(
         f"FID on evaluator features: real vs generated {q['fid_real_vs_generated']:.2f}, "

@@ -13,7 +13,7 @@ from ldedit_core.models.classifier import ClassifierConfig
 from ldedit_core.training.classifier_trainer import ClassifierTrainingConfig, train_classifier
 from ldedit_core.training.gan_trainer import GanTrainer, GanTrainingConfig
 from ldedit_core.training.phantom_data import phantom_tensors
-from ldedit_core.training.quality import c2st_accuracy, frechet_distance, generator_quality
+from ldedit_core.training.quality import c2st_accuracy, frechet_distance, generator_quality, to_model_range
 
 SMALL = {"channel_base": 256, "channel_max": 16}
 
@@ -72,6 +72,10 @@ def test_bundle_build_cli_and_quality(runs, tmp_path):
     assert 0.0 <= q["c2st_accuracy"] <= 1.0 and q["fid_real_vs_generated"] >= 0
     assert all(0.0 <= v <= 1.0 for v in q["disease_rate_generated"].values())
     assert q["disease_rate_real"]["cardiomegaly"] == pytest.approx(float(labels[:, 0].mean()))
+    with torch.no_grad():
+        called = (torch.sigmoid(bundle.evaluator(to_model_range(images))) > 0.5).float().mean(0)
+    for j, d in enumerate(bundle.evaluator.config.diseases):
+        assert q["disease_rate_real_by_evaluator"][d] == pytest.approx(float(called[j]))
 
 
 def test_c2st_tells_apart_only_what_differs():
