@@ -1,7 +1,10 @@
 """Measure a bundle's generator with its independent evaluator on held-out phantoms.
 
     python benchmarks/default_bundle_quality.py [--bundle default] [--n 1000] [--json out.json]
-        [--grid docs/figures/default_bundle_samples.png]
+        [--grid docs/figures/default_bundle_samples.png] [--evaluator runs/evaluator/classifier.safetensors]
+
+``--evaluator`` measures the bundle's generator with another evaluator (a ``train-classifier`` weights file
+or run folder) instead of the bundle's own, e.g. to compare generators on one yardstick before a rebuild.
 
 Held-out phantoms come from population seed 9001, which no training run uses (GAN: 1; classifiers: their
 own seeds). Targets (issue 3): evaluator AUROC >= 0.95 per disease; C2ST accuracy <= 0.75; generated
@@ -24,6 +27,7 @@ HELDOUT_SEED = 9001
 
 def main(argv: list[str] | None = None) -> int:
     from ldedit_core import load_bundle
+    from ldedit_core.training.classifier_trainer import load_classifier
     from ldedit_core.training.gan_loop import save_sample_grid
     from ldedit_core.training.phantom_data import phantom_tensors
     from ldedit_core.training.quality import generator_quality
@@ -34,18 +38,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--grid", type=Path, help="write a sample grid PNG here")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--evaluator", type=Path, help="measure with this evaluator instead of the bundle's")
     args = parser.parse_args(argv)
 
     start = time.monotonic()
     bundle = load_bundle(args.bundle, device=args.device)
-    if bundle.evaluator is None:
+    evaluator = bundle.evaluator
+    if args.evaluator is not None:
+        weights = args.evaluator / "classifier.safetensors" if args.evaluator.is_dir() else args.evaluator
+        evaluator = load_classifier(weights, device=args.device)[0]
+    if evaluator is None:
         raise SystemExit(f"{bundle.path}: the bundle has no evaluator; nothing to measure with")
     images, labels, _ = phantom_tensors(args.n, seed=HELDOUT_SEED, resolution=bundle.resolution)
-    order = [
-        ["cardiomegaly", "effusion", "edema", "nodule"].index(d) for d in bundle.evaluator.config.diseases
-    ]
-    q = generator_quality(bundle.generator, bundle.evaluator, images, labels[:, order], device=args.device)
+    order = [["cardiomegaly", "effusion", "edema", "nodule"].index(d) for d in evaluator.config.diseases]
+    q = generator_quality(bundle.generator, evaluator, images, labels[:, order], device=args.device)
     q.update({"bundle": args.bundle, "machine": machine(), "seconds": round(time.monotonic() - start, 1)})
+    if args.evaluator is not None:
+        q["evaluator"] = str(args.evaluator)
 
     print(f"bundle {bundle.path}  ({q['n_real']} held-out real phantoms, {q['n_generated']} generated)\n")
     print(
