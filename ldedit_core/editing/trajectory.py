@@ -129,6 +129,7 @@ def plan_trajectory(
     composite_onto: tuple[torch.Tensor, torch.Tensor] | None = None,
     scale: float = 1.0,
     max_scale: float = 8.0,
+    scan_limit: float | None = None,
     grid: int = 33,
     bisect_steps: int = 8,
     spacing: str = "logit",
@@ -151,6 +152,9 @@ def plan_trajectory(
             change pasted into the feathered ROI), instead of the generator's own frame. Without it the
             guide can be satisfied by changes the compositing throws away.
         scale: the population's standard deviation along ``direction``; the scan goes to ``max_scale`` of it.
+        scan_limit: if the target is not reached by ``max_scale``, the scan goes on, one more
+            ``max_scale``-long stretch at a time, until it is or ``scan_limit`` (in the same units) is passed;
+            ``None``: no extension. How far a disease lies along its direction varies between generators.
         grid: scan points; bisect_steps: batched bisection steps placing every frame in its grid cell.
         spacing: how frames share the way to the target: ``"logit"`` (even steps of the guide's logit,
             from 2 %: gradual at both ends), ``"probability"`` (even steps of probability) or ``"latent"``
@@ -178,6 +182,11 @@ def plan_trajectory(
 
     s_grid = torch.linspace(0.0, max_scale * scale, grid, dtype=torch.float64)
     p_grid, _, _ = probe(s_grid)
+    goal_p = oriented(torch.tensor(target, dtype=torch.float64))
+    while scan_limit is not None and oriented(p_grid).max() < goal_p and s_grid[-1] < scan_limit * scale:
+        check_cancel(cancel)
+        more = s_grid[-1] + torch.linspace(0.0, max_scale * scale, grid, dtype=torch.float64)[1:]
+        s_grid, p_grid = torch.cat([s_grid, more]), torch.cat([p_grid, probe(more)[0]])
     report(progress, "trajectory", 0.4, "scanned the direction")
     check_cancel(cancel)
     p0 = float(p_grid[0])

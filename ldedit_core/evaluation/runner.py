@@ -82,6 +82,7 @@ class _Run:
         self.methods: list[Method] = options["methods"]
         self.trajectory = dict(options["trajectory"])
         self.trajectory.setdefault("max_scale", self.edit.max_scale)
+        self.trajectory.setdefault("scan_limit", self.edit.scan_limit)
         feather_px = self.edit.feather_px
         self.feather = feather_px if feather_px is not None else 1.5 * self.grid.side / self.grid.resolution
 

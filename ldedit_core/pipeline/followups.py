@@ -47,6 +47,7 @@ class EditOptions:
     n_components: int = 10  # Link-PCA components considered
     keep: float = 0.5  # Link-PCA: components with |corr| >= keep * max are combined
     max_scale: float = 12.0  # trajectory scan length, in population standard deviations
+    scan_limit: float = 48.0  # the scan goes on this far while the target is not reached
     feather_px: float | None = None  # native pixels; None = 1.5 generator pixels
     guide_composite: bool = True  # the guide judges the composited frame, not the generator's
     guide_margin: float = 2.5  # logits the guide is driven past the target (it is not the judge)
@@ -283,6 +284,7 @@ def synthesize_followups(
         layers=opts.layers,
         scale=scale_of(direction.direction),
         max_scale=opts.max_scale,
+        scan_limit=opts.scan_limit,
         composite_onto=(x, grid.mask_to_generator(weights)) if opts.guide_composite else None,
         progress=progress,
         cancel=cancel,

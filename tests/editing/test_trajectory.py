@@ -91,3 +91,21 @@ def test_cancel_and_bad_input(setup):
         plan_trajectory(G, guide, 0, ws0, direction, n_frames=0)
     with pytest.raises(ValueError, match="spacing"):
         plan_trajectory(G, guide, 0, ws0, direction, spacing="even")
+
+
+def test_scan_goes_on_past_max_scale_until_the_target_or_the_limit(setup):
+    G, guide, ws0, direction = setup
+    kw = {"n_frames": 4, "target": 0.9}
+    s_end = float(plan_trajectory(G, guide, 0, ws0, direction, scale=1.0, **kw).positions[-1])
+    scale = s_end / 20  # the target lies 20 units out; the first scan covers 8
+    short = plan_trajectory(G, guide, 0, ws0, direction, scale=scale, **kw)
+    assert not short.reached
+    far = plan_trajectory(G, guide, 0, ws0, direction, scale=scale, scan_limit=48.0, **kw)
+    assert far.reached and abs(float(far.guide_probs[-1]) - 0.9) < 0.03
+    assert float(far.positions[-1]) == pytest.approx(s_end, rel=0.05)
+    assert (far.guide_probs[1:] > far.guide_probs[:-1]).all()
+    capped = plan_trajectory(G, guide, 0, ws0, direction, scale=scale, scan_limit=12.0, **kw)
+    assert not capped.reached and capped.generator_evals > short.generator_evals
+    # reached within max_scale: the limit changes nothing
+    near = plan_trajectory(G, guide, 0, ws0, direction, scale=1.0, scan_limit=48.0, **kw)
+    assert float(near.positions[-1]) == pytest.approx(s_end)
