@@ -47,7 +47,9 @@ class EditOptions:
     n_components: int = 10  # Link-PCA components considered
     keep: float = 0.5  # Link-PCA: components with |corr| >= keep * max are combined
     max_scale: float = 12.0  # trajectory scan length, in population standard deviations
-    scan_limit: float = 48.0  # the scan goes on this far while the target is not reached
+    # opt-in: scan on past max_scale to this many standard deviations while the target is not reached
+    # (None: stop at max_scale; far-out latents change the whole frame, see docs/engine.md)
+    scan_limit: float | None = None
     feather_px: float | None = None  # native pixels; None = 1.5 generator pixels
     guide_composite: bool = True  # the guide judges the composited frame, not the generator's
     guide_margin: float = 2.5  # logits the guide is driven past the target (it is not the judge)
