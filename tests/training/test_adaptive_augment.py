@@ -10,20 +10,8 @@ import torch
 from ldedit_core.cli.main import main
 from ldedit_core.training.augment import diff_augment
 from ldedit_core.training.gan_trainer import GanTrainer, GanTrainingConfig
-from ldedit_core.training.presets import preset_configs
 from ldedit_core.training.state_io import load_tensors
-
-
-def _images() -> torch.Tensor:
-    imgs = torch.zeros(32, 1, 16, 16, dtype=torch.uint8)
-    imgs[:16, :, 4:12, 4:12] = 255
-    imgs[16:, :, :8] = 200
-    return imgs
-
-
-def _config(**kw) -> GanTrainingConfig:
-    g, d = preset_configs("tiny16")
-    return GanTrainingConfig(generator=g, discriminator=d, batch=8, r1_interval=4, r1_gamma=0.01, **kw)
+from tests.training.tiny_gan import tiny_config, tiny_images
 
 
 def _changed(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -52,7 +40,9 @@ def test_partial_probability_stays_differentiable():
 
 
 def test_ada_raises_p_while_d_is_sure_of_reals_and_lowers_it_while_it_is_not():
-    trainer = GanTrainer(_config(augment_p=0.5, ada_target=0.6, ada_kimg=1.0, ada_interval=4), _images())
+    trainer = GanTrainer(
+        tiny_config(augment_p=0.5, ada_target=0.6, ada_kimg=1.0, ada_interval=4), tiny_images()
+    )
     step = 8 * 4 / 1000  # batch * interval / (ada_kimg * 1000)
     trainer.step = 3  # the adjustment runs after every 4th step
     trainer._ada_signs[:] = torch.tensor([40.0, 40.0])  # r_t = 1 > 0.6: D overfits the reals
@@ -69,15 +59,19 @@ def test_ada_raises_p_while_d_is_sure_of_reals_and_lowers_it_while_it_is_not():
 
 
 def test_p_stays_in_zero_one_and_fixed_when_ada_is_off():
-    low = GanTrainer(_config(augment_p=0.0, ada_target=0.6, ada_kimg=0.001, ada_interval=1), _images())
+    low = GanTrainer(
+        tiny_config(augment_p=0.0, ada_target=0.6, ada_kimg=0.001, ada_interval=1), tiny_images()
+    )
     low._ada_signs[:] = torch.tensor([-8.0, 8.0])
     low._adapt_augment()
     assert low.augment_p == 0.0
-    high = GanTrainer(_config(augment_p=1.0, ada_target=0.6, ada_kimg=0.001, ada_interval=1), _images())
+    high = GanTrainer(
+        tiny_config(augment_p=1.0, ada_target=0.6, ada_kimg=0.001, ada_interval=1), tiny_images()
+    )
     high._ada_signs[:] = torch.tensor([8.0, 8.0])
     high._adapt_augment()
     assert high.augment_p == 1.0
-    fixed = GanTrainer(_config(augment_p=0.7, ada_target=0.0, ada_interval=1), _images())
+    fixed = GanTrainer(tiny_config(augment_p=0.7, ada_target=0.0, ada_interval=1), tiny_images())
     for _ in range(3):
         assert fixed.train_step()["augment_p"] == 0.7
     assert fixed.augment_p == 0.7
@@ -85,13 +79,13 @@ def test_p_stays_in_zero_one_and_fixed_when_ada_is_off():
 
 def test_training_moves_p_and_resume_reproduces_it_exactly(tmp_path):
     cfg = {"augment_p": 0.5, "ada_kimg": 0.05, "ada_interval": 2}
-    straight = GanTrainer(_config(**cfg), _images())
+    straight = GanTrainer(tiny_config(**cfg), tiny_images())
     seen = [straight.train_step()["augment_p"] for _ in range(7)]
     assert len(set(seen)) > 1, "the probability never moved"
-    first = GanTrainer(_config(**cfg), _images())
+    first = GanTrainer(tiny_config(**cfg), tiny_images())
     for _ in range(3):  # stop between two adjustments: the partial sign sums must survive the checkpoint
         first.train_step()
-    resumed = GanTrainer.from_checkpoint(first.save_checkpoint(tmp_path / "c.safetensors"), _images())
+    resumed = GanTrainer.from_checkpoint(first.save_checkpoint(tmp_path / "c.safetensors"), tiny_images())
     for _ in range(4):
         resumed.train_step()
     assert resumed.augment_p == straight.augment_p
@@ -100,24 +94,24 @@ def test_training_moves_p_and_resume_reproduces_it_exactly(tmp_path):
 
 
 def test_resume_overrides_change_augmentation_and_learning_rates_only(tmp_path):
-    legacy = GanTrainer(_config(augment_p=1.0, ada_target=0.0), _images())
+    legacy = GanTrainer(tiny_config(augment_p=1.0, ada_target=0.0), tiny_images())
     legacy.train_step()
     path = legacy.save_checkpoint(tmp_path / "c.safetensors")
     resumed = GanTrainer.from_checkpoint(
-        path, _images(), overrides={"ada_target": 0.6, "ada_kimg": 20.0, "lr_d": 0.001}
+        path, tiny_images(), overrides={"ada_target": 0.6, "ada_kimg": 20.0, "lr_d": 0.001}
     )
     assert (resumed.config.ada_target, resumed.config.ada_kimg) == (0.6, 20.0)
     assert resumed.augment_p == 1.0  # carried on from the checkpoint
     ratio = resumed.config.r1_interval / (resumed.config.r1_interval + 1)
     assert resumed.opt_d.param_groups[0]["lr"] == pytest.approx(0.001 * ratio)
     assert resumed.opt_g.param_groups[0]["lr"] == pytest.approx(legacy.config.lr_g)
-    assert GanTrainer.from_checkpoint(path, _images(), overrides={"augment_p": 0.2}).augment_p == 0.2
+    assert GanTrainer.from_checkpoint(path, tiny_images(), overrides={"augment_p": 0.2}).augment_p == 0.2
     with pytest.raises(ValueError, match="cannot change"):
-        GanTrainer.from_checkpoint(path, _images(), overrides={"batch": 4})
+        GanTrainer.from_checkpoint(path, tiny_images(), overrides={"batch": 4})
 
 
 def test_checkpoints_from_before_ada_keep_always_on_augmentation():
-    d = _config().to_dict()
+    d = tiny_config().to_dict()
     for key in ("augment_p", "ada_target", "ada_kimg", "ada_interval"):
         d.pop(key)
     old = GanTrainingConfig.from_dict(d)

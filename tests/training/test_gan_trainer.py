@@ -14,23 +14,11 @@ import torch
 from ldedit_core.cli.main import main
 from ldedit_core.errors import InputError
 from ldedit_core.training.augment import diff_augment
-from ldedit_core.training.gan_trainer import GanTrainer, GanTrainingConfig
-from ldedit_core.training.presets import preset_configs
+from ldedit_core.training.gan_trainer import GanTrainer
 from ldedit_core.training.state_io import load_tensors
+from tests.training.tiny_gan import tiny_config, tiny_images
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _images() -> torch.Tensor:
-    imgs = torch.zeros(32, 1, 16, 16, dtype=torch.uint8)
-    imgs[:16, :, 4:12, 4:12] = 255
-    imgs[16:, :, :8] = 200
-    return imgs
-
-
-def _config(**kw) -> GanTrainingConfig:
-    g, d = preset_configs("tiny16")
-    return GanTrainingConfig(generator=g, discriminator=d, batch=8, r1_interval=4, r1_gamma=0.01, **kw)
 
 
 def _same(a: torch.nn.Module, b: torch.nn.Module) -> bool:
@@ -41,21 +29,21 @@ def _same(a: torch.nn.Module, b: torch.nn.Module) -> bool:
 
 def test_a_few_iterations_lower_the_discriminator_loss():
     torch.manual_seed(0)
-    trainer = GanTrainer(_config(seed=0), _images())
+    trainer = GanTrainer(tiny_config(seed=0), tiny_images())
     losses = [trainer.train_step()["loss_d"] for _ in range(40)]
     assert np.mean(losses[-10:]) < 0.8 * np.mean(losses[:5])
     assert trainer.kimg == pytest.approx(40 * 8 / 1000)
 
 
 def test_checkpoint_resume_reproduces_an_uninterrupted_run(tmp_path):
-    straight = GanTrainer(_config(micro_batch=4), _images())
+    straight = GanTrainer(tiny_config(micro_batch=4), tiny_images())
     for _ in range(6):
         straight.train_step()
-    first = GanTrainer(_config(micro_batch=4), _images())
+    first = GanTrainer(tiny_config(micro_batch=4), tiny_images())
     for _ in range(3):
         first.train_step()
     path = first.save_checkpoint(tmp_path / "ckpt.safetensors")
-    resumed = GanTrainer.from_checkpoint(path, _images())
+    resumed = GanTrainer.from_checkpoint(path, tiny_images())
     assert resumed.step == 3
     for _ in range(3):
         resumed.train_step()
@@ -70,16 +58,16 @@ def test_checkpoint_errors_name_the_file(tmp_path):
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"not safetensors at all")
     with pytest.raises(InputError, match=r"bad\.safetensors"):
-        GanTrainer.from_checkpoint(bad, _images())
+        GanTrainer.from_checkpoint(bad, tiny_images())
     with pytest.raises(InputError, match="no such checkpoint"):
-        GanTrainer.from_checkpoint(tmp_path / "missing.safetensors", _images())
+        GanTrainer.from_checkpoint(tmp_path / "missing.safetensors", tiny_images())
 
 
 def test_bad_training_data_is_refused():
     with pytest.raises(ValueError, match="uint8"):
-        GanTrainer(_config(), torch.zeros(32, 1, 16, 16))
+        GanTrainer(tiny_config(), torch.zeros(32, 1, 16, 16))
     with pytest.raises(ValueError, match="at least batch"):
-        GanTrainer(_config(), torch.zeros(4, 1, 16, 16, dtype=torch.uint8))
+        GanTrainer(tiny_config(), torch.zeros(4, 1, 16, 16, dtype=torch.uint8))
 
 
 def test_diff_augment_is_differentiable_and_seeded():
@@ -138,7 +126,7 @@ def test_two_gloo_processes_end_with_identical_weights(tmp_path):
     assert rank0.keys() == rank1.keys()
     assert all(torch.equal(rank0[k], rank1[k]) for k in rank0)
     # and they trained: differs from a fresh initialisation
-    fresh = GanTrainer(_config(), _images())
+    fresh = GanTrainer(tiny_config(), tiny_images())
     assert not torch.equal(rank0["G.synthesis.blocks.0.const"], fresh.G.synthesis.blocks[0].const.detach())
 
 
@@ -178,13 +166,13 @@ def test_a_signal_stops_between_steps_with_an_exact_checkpoint(tmp_path):
                 signal.raise_signal(signal.SIGTERM)  # arrives inside the step in a real run
             return stats
 
-    run = Interrupting(_config(), _images())
+    run = Interrupting(tiny_config(), tiny_images())
     with pytest.raises(KeyboardInterrupt):
         run_training(run, tmp_path, total_kimg=1.0, progress=False)
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handlers restored
-    resumed = GanTrainer.from_checkpoint(tmp_path / "checkpoint.safetensors", _images())
+    resumed = GanTrainer.from_checkpoint(tmp_path / "checkpoint.safetensors", tiny_images())
     assert resumed.step == 3
-    straight = GanTrainer(_config(), _images())
+    straight = GanTrainer(tiny_config(), tiny_images())
     for _ in range(5):
         straight.train_step()
     for _ in range(2):
