@@ -250,7 +250,7 @@ class LDEditSlicerWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             with slicer.util.tryWithErrorDisplay("Could not load the follow-ups.", waitCursor=True):
                 p = self._parameterNode
                 self.logic.loadResults(self._outDir, p.inputVolume)
-                self.ui.statusLabel.text = f"Done: follow-ups in {self._outDir}"
+                self.ui.statusLabel.text = load_results(self._outDir, read_dates=False).status_message
                 self.ui.progressBar.value = 100
         elif self._cancelRequested:
             self.ui.statusLabel.text = "Cancelled; nothing was written."

@@ -64,6 +64,16 @@ class EditResults:
         return len(self.followup_paths)
 
     @property
+    def status_message(self) -> str:
+        """One line for the module's status label: where the follow-ups are, and why the target was missed."""
+        if self.reached:
+            return f"Done: follow-ups in {self.out_dir}"
+        hint = self.summary.get("hint")
+        why = f": {hint}" if hint else ""
+        missed = f"Done, but {self.disease} did not reach target {self.target:g}{why}."
+        return f"{missed} Follow-ups in {self.out_dir}"
+
+    @property
     def source_path(self) -> str | None:
         """The input radiograph ldedit read (summary ``source``)."""
         return self.summary.get("source")

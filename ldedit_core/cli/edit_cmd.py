@@ -104,4 +104,7 @@ def _table(result) -> str:
     rows.append(
         f"{result.disease}: target {result.target:g} {status}; inversion SSIM {result.inversion_ssim:.3f}"
     )
+    hint = result.hint()
+    if hint:
+        rows.append(f"hint: {hint}")
     return "\n".join(rows)

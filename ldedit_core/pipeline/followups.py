@@ -58,6 +58,12 @@ class EditOptions:
     seed: int = 0
 
 
+# Link-PCA correlations below this: the ROI subspace holds almost no linear disease signal. The shipped
+# bundle's edits that work have 0.2-0.4; where cardiomegaly stopped being linear in W they fell under 0.05
+# (docs/default-bundle.md, "History").
+WEAK_SIGNAL = 0.1
+
+
 @dataclass
 class FollowUps:
     """The result of :func:`synthesize_followups`.
@@ -76,6 +82,9 @@ class FollowUps:
         inversion_ssim, inversion_psnr: how well the generator reproduced the source.
         reached: whether the guide reached its goal, :func:`guide_goal` of the target.
         ratios: Link-LR's ROI/background energy ratios.
+        correlations: Link-PCA's principal components' correlations with the disease in the bundle's
+            population. All small (:data:`WEAK_SIGNAL`) means the ROI's directions carry little of the
+            disease linearly: the edit may not reach the target (see :meth:`hint`).
         timings: seconds per stage.
     """
 
@@ -96,6 +105,7 @@ class FollowUps:
     inversion_psnr: float
     reached: bool
     ratios: np.ndarray
+    correlations: np.ndarray
     timings: dict[str, float]
 
     def summary(self) -> dict[str, Any]:
@@ -112,8 +122,30 @@ class FollowUps:
             "roi_pixels": int((self.roi > 0).sum()),
             "inversion_ssim": round(self.inversion_ssim, 4),
             "inversion_psnr": round(self.inversion_psnr, 2),
+            "direction_correlation": round(self.direction_correlation, 4),
+            "hint": self.hint(),
             "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
         }
+
+    @property
+    def direction_correlation(self) -> float:
+        """The strongest |correlation| of a Link-PCA component with the disease (0 if there were none)."""
+        return float(np.abs(self.correlations).max()) if self.correlations.size else 0.0
+
+    def hint(self) -> str | None:
+        """Why the target was not reached, when there is something to say; ``None`` when it was."""
+        if self.reached:
+            return None
+        if self.direction_correlation < WEAK_SIGNAL:
+            return (
+                f"the ROI's latent directions carry almost no {self.disease} signal in this bundle's "
+                f"population (strongest |correlation| {self.direction_correlation:.2f}); the disease may not "
+                "be linear in this generator's W (benchmarks/direction_linearity.py measures it)"
+            )
+        return (
+            "the guide did not reach its goal within EditOptions.max_scale; a larger ROI, "
+            "EditOptions.scan_limit, or a lower target may help"
+        )
 
 
 def guide_goal(target: float, margin: float, regress: bool) -> float:
@@ -323,6 +355,7 @@ def synthesize_followups(
         inversion_psnr=psnr,
         reached=traj.reached,
         ratios=links.ratios.cpu().numpy(),
+        correlations=direction.correlations.numpy(),
         timings=timings,
     )
 

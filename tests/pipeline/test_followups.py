@@ -48,6 +48,21 @@ def test_summary_is_json_ready(edited):
     assert s["disease"] == "cardiomegaly" and len(s["evaluator_probs"]) == 5 and not s["automatic_roi"]
 
 
+def test_the_hint_says_why_a_target_was_missed(edited):
+    from dataclasses import replace
+
+    from ldedit_core.pipeline.followups import WEAK_SIGNAL
+
+    assert edited.reached and edited.hint() is None and edited.summary()["hint"] is None
+    # the shipped bundle's cardiomegaly directions carry the disease (docs/default-bundle.md, "History")
+    assert edited.direction_correlation >= WEAK_SIGNAL
+    assert edited.summary()["direction_correlation"] == pytest.approx(edited.direction_correlation, abs=1e-4)
+    missed = replace(edited, reached=False)
+    assert "max_scale" in missed.hint()
+    weak = replace(edited, reached=False, correlations=np.array([0.03, -0.05], np.float32))
+    assert "almost no cardiomegaly signal" in weak.hint() and "0.05" in weak.hint()
+
+
 def test_regression_lowers_the_probability(patient):
     from ldedit_core.phantoms import make_phantom
 

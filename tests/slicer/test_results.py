@@ -104,6 +104,18 @@ def fake_folder(out: Path, names: list[str], summary: dict) -> Path:
     return out
 
 
+def test_the_status_line_says_whether_the_target_was_reached(tmp_path, ramp):
+    source = read_radiograph(write_radiograph_dicom(ramp, tmp_path / "src.dcm"))
+    out = output_folder(tmp_path / "out", source, [source.pixels])
+    assert load_results(out, read_dates=False).status_message == f"Done: follow-ups in {out}"
+    summary = json.loads((out / "summary.json").read_text())
+    summary.update(reached=False, hint="the ROI's latent directions carry almost no effusion signal")
+    (out / "summary.json").write_text(json.dumps(summary))
+    line = load_results(out, read_dates=False).status_message
+    assert line.startswith("Done, but effusion did not reach target 0.8: the ROI's latent directions")
+    assert line.endswith(f"Follow-ups in {out}")
+
+
 def test_frames_are_ordered_by_number_not_by_name(tmp_path):
     names = ["followup_1000.dcm", "followup_999.dcm", "notes.txt", "followup_0001.dcm"]
     summary = {"followups": 3, "evaluator_probs": [0, 0.1, 0.2, 0.3], "guide_probs": [0, 0.1, 0.2, 0.3]}
