@@ -57,7 +57,8 @@ def run_training(
     bar.close()
     if main:
         trainer.save_checkpoint(ckpt)
-        _snapshot(trainer, out, window, time.monotonic() - start)
+        if window:  # steps since the last snapshot: none if the run ended on one, or had nothing left to do
+            _snapshot(trainer, out, window, time.monotonic() - start)
     if stop.raised:
         LOGGER.warning("stopped by signal: checkpoint at %.1f kimg in %s", trainer.kimg, ckpt)
         raise KeyboardInterrupt

@@ -178,3 +178,24 @@ def test_a_signal_stops_between_steps_with_an_exact_checkpoint(tmp_path):
     for _ in range(2):
         resumed.train_step()
     assert _same(straight.G, resumed.G) and _same(straight.D, resumed.D)
+
+
+def test_stats_rows_are_one_per_snapshot_and_never_empty(tmp_path):
+    """A run ending on a snapshot, and a finished run resumed to the same length, add no empty rows."""
+    import json
+
+    from ldedit_core.training.gan_loop import run_training
+
+    def rows() -> list[dict]:
+        return [json.loads(line) for line in (tmp_path / "stats.jsonl").read_text().splitlines()]
+
+    run = GanTrainer(tiny_config(), tiny_images())
+    run_training(run, tmp_path, total_kimg=0.032, snapshot_kimg=0.016, progress=False)  # 4 steps of 8
+    assert [r["kimg"] for r in rows()] == [0.016, 0.032]
+    assert all("loss_g" in r and "loss_d" in r for r in rows())
+    again = GanTrainer.from_checkpoint(tmp_path / "checkpoint.safetensors", tiny_images())
+    run_training(again, tmp_path, total_kimg=0.032, snapshot_kimg=0.016, progress=False)
+    assert [r["kimg"] for r in rows()] == [0.016, 0.032]
+    longer = GanTrainer.from_checkpoint(tmp_path / "checkpoint.safetensors", tiny_images())
+    run_training(longer, tmp_path, total_kimg=0.04, snapshot_kimg=0.016, progress=False)  # ends mid-window
+    assert [r["kimg"] for r in rows()] == [0.016, 0.032, 0.04] and "loss_g" in rows()[-1]
