@@ -12,6 +12,7 @@ unchanged. Without ``--in-place`` a new bundle is written to ``--out``.
 from __future__ import annotations
 
 import argparse
+import math
 import tempfile
 from pathlib import Path
 
@@ -72,13 +73,34 @@ def run(args: argparse.Namespace) -> int:
         )
         described = f"{len(images)} labelled images from {args.data}, encoded"
     progress.close()
+    r2 = {d: float(r) for d, r in zip(diseases, stats.linear_r2(), strict=True)}
     out = source if args.in_place else args.out
     update_bundle(
         source,
         out,
         extras={EXTRAS_NAME: stats.to_tensors()},
-        directions={"diseases": diseases, "source": described, "n": stats.n},
+        directions={
+            "diseases": diseases,
+            "source": described,
+            "n": stats.n,
+            "linear_r2": {d: None if math.isnan(r) else round(r, 4) for d, r in r2.items()},
+        },
         overwrite=args.in_place,
     )
     print(f"directions for {', '.join(diseases)} from {described}\nbundle: {out}")
+    print(_linearity(r2, stats.n, stats.w_dim))
     return 0
+
+
+def _linearity(r2: dict[str, float], n: int, w_dim: int) -> str:
+    """How much of each disease is linear in W (what Link-PCA can use), with a warning where it is little."""
+    from ldedit_core.editing.latent_stats import WEAK_LINEAR_R2
+
+    if all(math.isnan(r) for r in r2.values()):
+        return f"linear fit of each disease on W: not measured ({n} latents for {w_dim} dimensions)"
+    lines = ["disease: share of its score linear in W (adjusted R^2; Link-PCA reads only this share)"]
+    for disease, r in r2.items():
+        weak = r < WEAK_LINEAR_R2
+        note = " -- WARNING: too little for Link-PCA; edits may not reach their target" if weak else ""
+        lines.append(f"  {disease}: {r:.2f}{note}")
+    return "\n".join(lines)

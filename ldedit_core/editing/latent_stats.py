@@ -17,6 +17,11 @@ import torch
 EXTRAS_NAME = "latent_stats"
 """Name of the bundle extras group that holds these statistics."""
 
+WEAK_LINEAR_R2 = 0.2
+"""Below this :meth:`LatentStats.linear_r2`, Link-PCA (linear in W) sees too little of a disease: the shipped
+bundle's diseases have 0.33-0.59; cardiomegaly on the 300-kimg default GAN, which Link-PCA could not edit,
+0.09 (docs/default-bundle.md, "History")."""
+
 
 @dataclass
 class LatentStats:
@@ -58,6 +63,22 @@ class LatentStats:
         diff = (w - self.mean.to(w)).reshape(-1, self.w_dim).T
         z = torch.linalg.solve_triangular(chol, diff, upper=False)
         return (z.square().sum(0) / self.w_dim).reshape(w.shape[:-1])
+
+    def linear_r2(self, *, ridge: float = 1e-6) -> torch.Tensor:
+        """``[n_diseases]`` adjusted R^2 of each label's best linear fit on w, from the moments alone.
+
+        How much of a disease a linear reading of W (Link-PCA's) can see: near 0 when the label lives in W
+        but not along any direction (benchmarks/direction_linearity.py). Adjusted for the ``D`` fitted
+        coefficients, so a small population does not look linear by overfitting; NaN when ``n <= D + 1``.
+        """
+        d = self.w_dim
+        if self.n <= d + 1:
+            return torch.full((len(self.diseases),), float("nan"), dtype=torch.float64)
+        cov = self.cov + ridge * torch.trace(self.cov) / d * torch.eye(d, dtype=self.cov.dtype)
+        # pinv: a degenerate population (e.g. an untrained encoder's codes) has a singular covariance
+        explained = (self.cross * (torch.linalg.pinv(cov, hermitian=True) @ self.cross.T).T).sum(1)
+        r2 = explained / self.label_var.clamp_min(1e-12)
+        return 1.0 - (1.0 - r2) * (self.n - 1) / (self.n - d - 1)
 
     def to_tensors(self) -> dict[str, torch.Tensor]:
         """Tensors for :func:`ldedit_core.models.bundle.save_bundle`'s ``extras`` (float32)."""
