@@ -94,6 +94,9 @@ def _nested(d: dict, indent: int) -> list[str]:
         if isinstance(value, dict):
             out.append(" " * indent + f"{key}:")
             out.extend(_nested(value, indent + 2))
+        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            # per-epoch histories and the like: hundreds of numbers nobody reads in a terminal
+            out.append(" " * indent + f"{key}: {len(value)} records (ldedit bundle info --json shows them)")
         else:
             out.append(" " * indent + f"{key}: {value}")
     return out

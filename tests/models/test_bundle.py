@@ -324,3 +324,13 @@ def test_cli_verify_fails_on_a_modified_bundle(saved, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "generator.safetensors" in err and "corrupt or modified" in err
     assert main(["bundle"]) == 2
+
+
+def test_cli_info_keeps_training_histories_out_of_the_terminal(capsys):
+    assert main(["bundle", "info", "default"]) == 0
+    out = capsys.readouterr().out
+    assert "history: 30 records (ldedit bundle info --json shows them)" in out  # the evaluator's 30 epochs
+    assert "'epoch'" not in out and "'train_loss'" not in out
+    assert main(["bundle", "info", "--json", "default"]) == 0
+    facts = json.loads(capsys.readouterr().out)
+    assert len(facts["training"]["evaluator"]["history"]) == 30
