@@ -39,10 +39,10 @@ bench: $(STAMP)
 # `make shipped-bundle` rebuilds the bundle in ldedit_core/bundles/default: the GAN as it was at 133.1 kimg
 # (taken from git history), its encoder, the 15-epoch guide and the 30-epoch evaluator.
 # `make default-bundle` trains the GAN on to GAN_KIMG and rebuilds everything from that (the committed GAN
-# checkpoint is at 450 kimg; docs/default-bundle.md, "History", says why that one is not shipped).
+# checkpoint is at 490.4 kimg; docs/default-bundle.md, "History", says why that one is not shipped).
 # GPU: `make default-bundle PRESET=gpu128 RES=128 GAN_KIMG=2000`. CPU: the defaults, hours in the background.
 PRESET ?= cpu64
-GAN_KIMG ?= 450
+GAN_KIMG ?= 490.4
 ENC_KIMG ?= 25
 # kimg for the adaptive augmentation probability to cross 0..1 (the committed run went from always-on
 # augmentation to adaptive at 187.2 kimg; see docs/default-bundle.md)
