@@ -3,8 +3,11 @@
     ldedit train-gan --out runs/gan --data phantoms --preset cpu64 --kimg 300
     torchrun --nproc_per_node 4 -m ldedit_core.cli.main train-gan --out runs/gan --preset gpu128 ...
 
-``--resume`` continues from ``OUT/checkpoint.safetensors`` exactly where it stopped; augmentation flags
-given with ``--resume`` change the run's augmentation from then on (recorded in the checkpoint).
+``--resume`` continues from ``OUT/checkpoint.safetensors`` exactly where it stopped; augmentation and
+``--linear-*`` flags given with ``--resume`` change the run from then on (recorded in the checkpoint).
+
+``--linear-guide GUIDE --linear-weight 1`` adds the disease-linearity penalty
+(:mod:`ldedit_core.training.linearity`): it keeps each disease linear in W, which Link-PCA needs.
 """
 
 from __future__ import annotations
@@ -43,6 +46,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--ada-kimg", type=float, default=None, help="kimg for the probability to move by 1 (default 100)"
     )
+    p.add_argument(
+        "--linear-guide",
+        default=None,
+        help="guide classifier (train-classifier run folder or classifier.safetensors) for --linear-weight",
+    )
+    p.add_argument(
+        "--linear-weight",
+        type=float,
+        default=None,
+        help="weight of the penalty keeping each disease's guide logit linear in W (default 0: off)",
+    )
+    p.add_argument(
+        "--linear-interval", type=int, default=None, help="apply the linearity penalty every N steps (4)"
+    )
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.safetensors")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     p.add_argument("--snapshot-kimg", type=float, default=10.0)
@@ -69,20 +86,23 @@ def run(args: argparse.Namespace) -> int:
         rank=info.rank,
     )
     ckpt = args.out / CHECKPOINT
-    augment = {
+    overrides = {
         key: value
         for key, value in (
             ("augment_p", args.augment_p),
             ("ada_target", args.ada_target),
             ("ada_kimg", args.ada_kimg),
+            ("linear_guide", str(args.linear_guide) if args.linear_guide else None),
+            ("linear_weight", args.linear_weight),
+            ("linear_interval", args.linear_interval),
         )
         if value is not None
     }
     if args.resume and ckpt.is_file():
-        trainer = GanTrainer.from_checkpoint(ckpt, images, device=device, dist_info=info, overrides=augment)
+        trainer = GanTrainer.from_checkpoint(ckpt, images, device=device, dist_info=info, overrides=overrides)
         LOGGER.warning("resuming from %s at %.1f kimg", ckpt, trainer.kimg)
-        if augment:
-            LOGGER.warning("augmentation from now on: %s (probability %.3f)", augment, trainer.augment_p)
+        if overrides:
+            LOGGER.warning("from now on: %s (augmentation probability %.3f)", overrides, trainer.augment_p)
     else:
         if ckpt.is_file():
             raise SystemExit(f"ldedit train-gan: {ckpt} exists; pass --resume to continue it or choose --out")
@@ -94,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
             micro_batch=args.micro_batch,
             r1_gamma=gamma,
             seed=args.seed,
-            **augment,
+            **overrides,
         )
         trainer = GanTrainer(cfg, images, device=device, dist_info=info)
     if info.is_main:

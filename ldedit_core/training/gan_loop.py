@@ -126,12 +126,12 @@ def _loop(
 
 
 def _snapshot(trainer: GanTrainer, out: Path, window: list[dict], seconds: float) -> None:
-    keys = window[0].keys() if window else []
+    keys = dict.fromkeys(k for w in window for k in w)  # lazy terms appear on some steps only
     record = {
         "kimg": round(trainer.kimg, 3),
         "step": trainer.step,
         "seconds": round(seconds, 1),
-        **{k: float(np.mean([w[k] for w in window])) for k in keys},
+        **{k: float(np.mean([w[k] for w in window if k in w])) for k in keys},
     }
     with open(out / "stats.jsonl", "a") as fh:
         fh.write(json.dumps(record) + "\n")
@@ -164,7 +164,9 @@ def plot_losses(stats_path: Path, png: Path) -> Path:
 
     rows = [json.loads(line) for line in stats_path.read_text().splitlines() if line.strip()]
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    for key in ("loss_g", "loss_d", "r1", "augment_p"):
+    for key in ("loss_g", "loss_d", "r1", "augment_p", "linearity"):
+        if not any(key in r for r in rows):
+            continue
         ax.plot([r["kimg"] for r in rows], [r.get(key, np.nan) for r in rows], label=key)
     ax.set_xlabel("kimg")
     ax.legend()

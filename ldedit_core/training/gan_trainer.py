@@ -1,6 +1,7 @@
 """StyleGAN2 training: non-saturating logistic loss, lazy R1, EMA generator, DiffAugment with an adaptive
 (ADA-style) probability, style mixing, gradient accumulation, mixed precision on CUDA, multi-process
-gradient averaging and exact resume.
+gradient averaging and exact resume; optionally a lazy penalty that keeps the diseases linear in W
+(:mod:`ldedit_core.training.linearity`), which Link-PCA relies on.
 
 Every random draw of step ``s`` (batch indices, z, noise, augmentation) is seeded from ``(seed, s)``, so a
 run resumed from a checkpoint continues exactly as the uninterrupted run would have, with no RNG state to
@@ -19,6 +20,7 @@ import torch.nn.functional as F
 from ldedit_core.models import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
 from ldedit_core.training.augment import POLICIES, diff_augment
 from ldedit_core.training.distributed import DistInfo, average_gradients, average_tensors, broadcast_module
+from ldedit_core.training.linearity import DiseaseLinearity
 from ldedit_core.training.seeding import derive_seed
 from ldedit_core.training.state_io import (
     flatten_optimizer,
@@ -57,9 +59,27 @@ class GanTrainingConfig:
     ada_interval: int = 4
     seed: int = 0
     amp: bool = True  # bf16 autocast, used only on CUDA
+    # disease-linearity penalty (off unless linear_weight > 0): the frozen guide classifier's weights file,
+    # the weight, how often (lazy, scaled by the interval as R1 is) and how many (w1, w2, t) triples
+    linear_guide: str = ""
+    linear_weight: float = 0.0
+    linear_interval: int = 4
+    linear_batch: int = 8
 
     #: fields that may change when a run is resumed (they change no tensor shape)
-    RESUMABLE_OVERRIDES = ("augment_p", "ada_target", "ada_kimg", "lr_g", "lr_d", "r1_gamma", "ema_kimg")
+    RESUMABLE_OVERRIDES = (
+        "augment_p",
+        "ada_target",
+        "ada_kimg",
+        "lr_g",
+        "lr_d",
+        "r1_gamma",
+        "ema_kimg",
+        "linear_guide",
+        "linear_weight",
+        "linear_interval",
+        "linear_batch",
+    )
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -122,6 +142,17 @@ class GanTrainer:
         self.augment_p = float(c.augment_p)
         # sum of sign(D(real)) and its count since the last adjustment, on the device (NCCL reduces there)
         self._ada_signs = torch.zeros(2, dtype=torch.float64, device=self.device)
+        self.linearity = None
+        if c.linear_weight > 0:
+            if not c.linear_guide:
+                raise ValueError("linear_weight > 0 needs linear_guide (a guide classifier's weights file)")
+            self.linearity = DiseaseLinearity.from_file(
+                c.linear_guide,
+                resolution=c.generator.resolution,
+                channels=c.generator.channels,
+                batch=c.linear_batch,
+                device=self.device,
+            )
 
     @staticmethod
     def _check_images(images: torch.Tensor, c: GanTrainingConfig) -> None:
@@ -195,6 +226,11 @@ class GanTrainer:
                 ).mean()
             (loss * scale).backward()
             stats["loss_g"] += float(loss.detach()) * scale
+        if self.linearity is not None and s % c.linear_interval == 0:
+            with self._autocast():
+                penalty = self.linearity.penalty(self.G)
+            (penalty * c.linear_weight * c.linear_interval).backward()
+            stats["linearity"] = float(penalty.detach())
         average_gradients(list(self.G.parameters()), self.dist.world_size)
         average_tensors([self.G.mapping.w_avg], self.dist.world_size)  # lerp is linear: exact
         self.opt_g.step()
