@@ -34,15 +34,46 @@ def sha256_file(path: Path) -> str:
 
 
 def write_tensors(path: Path, tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, str]) -> str:
-    """Write ``tensors`` as safetensors (CPU, contiguous), fsync, and return the file's SHA-256."""
+    """Write ``tensors`` as safetensors (CPU, contiguous), fsync, and return the file's SHA-256.
+
+    The same tensors and metadata always give the same bytes (so the same hash), see
+    :func:`_sort_metadata`.
+    """
     save_file(
         {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()},
         str(path),
         metadata=dict(metadata),
     )
+    _sort_metadata(path)
     with open(path, "rb") as fh:
         os.fsync(fh.fileno())
     return sha256_file(path)
+
+
+def _sort_metadata(path: Path) -> None:
+    """Rewrite the header's ``__metadata__`` with its keys sorted, in place.
+
+    safetensors keeps the metadata in a Rust ``HashMap``, whose order changes from one process to the
+    next, so identical weights would hash differently in every build. The header is re-serialised the
+    way safetensors writes it (compact JSON, UTF-8); it is only rewritten when that gives exactly the
+    same length, so the tensor data and offsets never move.
+    """
+    with open(path, "r+b") as fh:
+        size = int.from_bytes(fh.read(8), "little")
+        raw = fh.read(size)
+        text = raw.decode("utf-8")
+        header = json.loads(text)
+        meta = header.get("__metadata__")
+        if not meta:
+            return
+        ordered = {"__metadata__": dict(sorted(meta.items()))}
+        ordered.update((k, v) for k, v in header.items() if k != "__metadata__")
+        body = json.dumps(ordered, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        padded = body + b" " * (size - len(body))
+        if len(body) > size or padded.rstrip(b" ") != body or len(raw.rstrip(b" ")) != len(body):
+            return  # serialised differently from safetensors: leave the file as written
+        fh.seek(8)
+        fh.write(padded)
 
 
 def check_file(path: Path, sha256: str, what: str) -> None:

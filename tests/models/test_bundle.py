@@ -17,7 +17,7 @@ from ldedit_core.cli.main import main
 from ldedit_core.errors import InputError
 from ldedit_core.models import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
 from ldedit_core.models.bundle import load_bundle, save_bundle, verify_bundle
-from ldedit_core.models.bundle_files import sha256_file
+from ldedit_core.models.bundle_files import read_tensors, sha256_file, write_tensors
 
 G_CONFIG = GeneratorConfig(
     resolution=16, z_dim=16, w_dim=16, mapping_layers=2, channel_base=256, channel_max=16
@@ -89,6 +89,20 @@ def test_extras_round_trip(saved):
     extras = load_bundle(saved, roles=["generator"]).extras
     assert torch.equal(extras["stats"]["mean"], torch.arange(16.0))
     assert extras["stats"]["count"].dtype == torch.int64 and extras["stats"]["count"].tolist() == [3]
+
+
+def test_the_same_tensors_always_give_the_same_bytes(tmp_path):
+    # safetensors orders the metadata by a per-map random hash; bundle hashes must not depend on it
+    tensors = {"b": torch.ones(2), "a": torch.zeros(3, dtype=torch.float16)}
+    meta = {k: f"{k} \u00fc \"quoted\"" for k in "qwertyuiop"}
+    hashes = {write_tensors(tmp_path / f"{i}.safetensors", tensors, meta) for i in range(5)}
+    assert len(hashes) == 1
+    raw = (tmp_path / "0.safetensors").read_bytes()
+    header = json.loads(raw[8 : 8 + int.from_bytes(raw[:8], "little")])
+    assert list(header["__metadata__"]) == sorted(meta)
+    assert header["__metadata__"] == meta
+    back = read_tensors(tmp_path / "0.safetensors")
+    assert all(torch.equal(back[k], v) for k, v in tensors.items())
 
 
 def test_half_is_smaller_and_close(nets, tmp_path):
