@@ -94,7 +94,7 @@ def test_extras_round_trip(saved):
 def test_the_same_tensors_always_give_the_same_bytes(tmp_path):
     # safetensors orders the metadata by a per-map random hash; bundle hashes must not depend on it
     tensors = {"b": torch.ones(2), "a": torch.zeros(3, dtype=torch.float16)}
-    meta = {k: f"{k} \u00fc \"quoted\"" for k in "qwertyuiop"}
+    meta = {k: f'{k} \u00fc "quoted"' for k in "qwertyuiop"}
     hashes = {write_tensors(tmp_path / f"{i}.safetensors", tensors, meta) for i in range(5)}
     assert len(hashes) == 1
     raw = (tmp_path / "0.safetensors").read_bytes()
