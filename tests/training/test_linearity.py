@@ -60,11 +60,33 @@ def _guide(*tail: nn.Module) -> nn.Module:
     return nn.Sequential(nn.Flatten(), nn.Linear(RES * RES, 3), *tail)
 
 
+class _Scale(nn.Module):
+    def __init__(self, factor: float) -> None:
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.factor
+
+
 def test_penalty_vanishes_for_affine_logits_and_not_for_curved_ones():
     torch.manual_seed(0)
     G = _AffineGenerator()
     assert DiseaseLinearity(_guide(), batch=16).penalty(G) < 1e-8
     assert DiseaseLinearity(_guide(_Square()), batch=16).penalty(G) > 0.01
+
+
+def test_penalty_cannot_be_lowered_by_flattening_the_logits():
+    # a share of the variance: shrinking a disease's logit spread leaves it unchanged
+    G = _AffineGenerator()
+    values = []
+    for factor in (1.0, 0.1):
+        torch.manual_seed(0)
+        values.append(
+            float(DiseaseLinearity(_guide(_Square(), _Scale(factor)), batch=16).penalty(G).detach())
+        )
+    assert values[0] > 0.01
+    assert values[1] == pytest.approx(values[0], rel=1e-4)
 
 
 def _small_generator() -> Generator:
